@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+
+/**
+ * Each subcommand lives in its own module under src/cli/ and is loaded only when run, so that
+ * `jobbridge work` does not pay for the bridge's or the emulator's imports at cold start.
+ */
+type Register = (program: Command) => void;
+const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
+  emulator: () => import('./cli/emulator.ts'),
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('jobbridge')
+    .description('Exactly-once bridge from Pub/Sub job requests to Cloud Run Jobs executions')
+    .exitOverride()
+    .showHelpAfterError('(run jobbridge --help for usage)');
+  const requested = argv[2];
+  const names = requested !== undefined && requested in COMMANDS ? [requested] : Object.keys(COMMANDS);
+  for (const name of names) {
+    const loader = COMMANDS[name];
+    if (loader) (await loader()).register(program);
+  }
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; usage errors exit 2.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    process.stderr.write(`jobbridge: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv);
+  process.exitCode = code;
+}

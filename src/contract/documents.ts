@@ -1,0 +1,97 @@
+import type { JobState, TaskState } from './states.ts';
+
+/** A recorded error: a stable code and a human message. */
+export interface ErrorInfo {
+  code: string;
+  message: string;
+}
+
+/** Where a request came from (the Pub/Sub delivery that created the document). */
+export interface RequestSource {
+  messageId: string;
+  publishTime?: string;
+  subscription?: string;
+  deliveryAttempt?: number;
+}
+
+/** The dispatch lease and what the dispatch produced. */
+export interface DispatchInfo {
+  /** Lease owner: one id per delivery attempt. */
+  leaseOwner: string | null;
+  leaseExpiresAt: Date | null;
+  attempts: number;
+  operationName?: string;
+  executionName?: string;
+  /** True when a takeover found an execution already started and adopted it. */
+  adopted?: boolean;
+}
+
+/** Aggregate progress of a job: the sum over its tasks. */
+export interface JobProgress {
+  done: number;
+  total: number;
+  ratio: number;
+}
+
+/** Task counts by state (plus how many of the failed ones Cloud Run will retry). */
+export interface TaskCounts {
+  running: number;
+  succeeded: number;
+  failed: number;
+}
+
+/** `jobs/{id}`: one per request id. Times are Firestore timestamps when stored. */
+export interface JobDocument {
+  /** The request id as the producer gave it (differs from the document id when hashed). */
+  requestId: string;
+  state: JobState;
+  job: string;
+  function?: string | null;
+  args: string[];
+  /** Env names only: values are never stored (they may hold secrets). */
+  envNames: string[];
+  taskCount: number | null;
+  timeoutSeconds: number | null;
+  labels: Record<string, string>;
+  concurrencyKey?: string | null;
+  source: RequestSource;
+  dispatch: DispatchInfo;
+  progress?: JobProgress;
+  tasks?: TaskCounts;
+  error?: ErrorInfo | null;
+  /** Set by `jobbridge cancel`; acted on by the bridge, the reconciler and the workers. */
+  cancelRequested?: boolean;
+  /** Validation issues of a rejected request. */
+  issues?: { path: string; reason: string }[];
+  createdAt: Date;
+  updatedAt: Date;
+  dispatchedAt?: Date | null;
+  startedAt?: Date | null;
+  finishedAt?: Date | null;
+  /** For a Firestore TTL policy: the end of the dedup window. */
+  expireAt: Date;
+}
+
+/** Progress of one task as its function reports it. */
+export interface TaskProgress {
+  done: number;
+  total: number;
+  ratio: number;
+  message?: string | null;
+}
+
+/** `jobs/{id}/tasks/{taskIndex}`: one per task. */
+export interface TaskDocument {
+  taskIndex: number;
+  state: TaskState;
+  attempt: number;
+  /** On `failed`: whether Cloud Run will run another attempt. */
+  willRetry?: boolean;
+  execution?: string;
+  progress: TaskProgress;
+  result?: Record<string, unknown> | null;
+  heartbeatAt: Date;
+  startedAt: Date;
+  finishedAt?: Date | null;
+  error?: ErrorInfo | null;
+}

@@ -1,0 +1,197 @@
+import { z } from 'zod';
+import { deniedEnvReason } from './env.ts';
+import { LIMITS } from './limits.ts';
+
+/** One problem with an input: where (a dotted field path) and why. */
+export interface FieldIssue {
+  path: string;
+  reason: string;
+}
+
+/** Input that failed validation; the message lists every field and its reason. */
+export class ValidationError extends Error {
+  override readonly name = 'ValidationError';
+  readonly what: string;
+  readonly issues: readonly FieldIssue[];
+  constructor(what: string, issues: readonly FieldIssue[]) {
+    super(`invalid ${what}: ${issues.map((i) => `${i.path}: ${i.reason}`).join('; ')}`);
+    this.what = what;
+    this.issues = issues;
+  }
+  /** The first offending field, for reason codes such as `rejected:taskCount`. */
+  get field(): string {
+    return this.issues[0]?.path ?? '(root)';
+  }
+}
+
+const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+/** Keys that would reach an object's prototype machinery if ever used as a plain property. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
+/** Cloud Run job names: lowercase letters, digits and hyphens, starting with a letter, ≤ 63. */
+export const JOB_NAME_PATTERN = /^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
+/** Function names in `functions/`: a letter, then letters, digits, `-` or `_`, ≤ 63. */
+export const FUNCTION_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
+/** POSIX-style env names. */
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Google Cloud label keys. */
+export const LABEL_KEY_PATTERN = /^[a-z][a-z0-9_-]*$/;
+export const LABEL_VALUE_PATTERN = /^[a-z0-9_-]*$/;
+
+export const requestIdSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine((s) => utf8(s) <= LIMITS.requestIdMaxBytes, `must be at most ${LIMITS.requestIdMaxBytes} bytes`)
+  .refine((s) => !CONTROL_CHARS.test(s), 'must not contain control characters');
+
+const argsSchema = z
+  .array(
+    z.string().refine((s) => utf8(s) <= LIMITS.argMaxBytes, `must be at most ${LIMITS.argMaxBytes} bytes`),
+  )
+  .max(LIMITS.argsMaxCount, `must have at most ${LIMITS.argsMaxCount} items`)
+  .refine(
+    (a) => a.reduce((n, s) => n + utf8(s), 0) <= LIMITS.argsMaxTotalBytes,
+    `must total at most ${LIMITS.argsMaxTotalBytes} bytes`,
+  );
+
+const envSchema = z
+  .record(z.string(), z.string())
+  .superRefine((env, ctx) => {
+    const names = Object.keys(env);
+    if (names.length > LIMITS.envMaxCount) {
+      ctx.addIssue({ code: 'custom', message: `must have at most ${LIMITS.envMaxCount} names` });
+    }
+    let total = 0;
+    for (const name of names) {
+      const value = env[name] ?? '';
+      total += utf8(name) + utf8(value);
+      const path = [name];
+      if (FORBIDDEN_KEYS.has(name)) {
+        ctx.addIssue({ code: 'custom', path, message: 'is a reserved key' });
+      } else if (name.length > LIMITS.envNameMaxLength) {
+        ctx.addIssue({ code: 'custom', path, message: `name must be at most ${LIMITS.envNameMaxLength} characters` });
+      } else if (!ENV_NAME_PATTERN.test(name)) {
+        ctx.addIssue({ code: 'custom', path, message: 'name must match [A-Za-z_][A-Za-z0-9_]*' });
+      } else {
+        const denied = deniedEnvReason(name);
+        if (denied) ctx.addIssue({ code: 'custom', path, message: denied });
+      }
+      if (utf8(value) > LIMITS.envValueMaxBytes) {
+        ctx.addIssue({ code: 'custom', path, message: `value must be at most ${LIMITS.envValueMaxBytes} bytes` });
+      }
+      if (value.includes('\u0000')) {
+        ctx.addIssue({ code: 'custom', path, message: 'value must not contain NUL' });
+      }
+    }
+    if (total > LIMITS.envMaxTotalBytes) {
+      ctx.addIssue({ code: 'custom', message: `must total at most ${LIMITS.envMaxTotalBytes} bytes` });
+    }
+  });
+
+const labelsSchema = z.record(z.string(), z.string()).superRefine((labels, ctx) => {
+  const keys = Object.keys(labels);
+  if (keys.length > LIMITS.labelsMaxCount) {
+    ctx.addIssue({ code: 'custom', message: `must have at most ${LIMITS.labelsMaxCount} labels` });
+  }
+  for (const key of keys) {
+    const value = labels[key] ?? '';
+    const path = [key];
+    if (FORBIDDEN_KEYS.has(key)) {
+      ctx.addIssue({ code: 'custom', path, message: 'is a reserved key' });
+    } else if (key.length > LIMITS.labelKeyMaxLength || !LABEL_KEY_PATTERN.test(key)) {
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `key must be 1-${LIMITS.labelKeyMaxLength} of [a-z0-9_-], starting with a letter`,
+      });
+    }
+    if (value.length > LIMITS.labelValueMaxLength || !LABEL_VALUE_PATTERN.test(value)) {
+      ctx.addIssue({ code: 'custom', path, message: `value must be 0-${LIMITS.labelValueMaxLength} of [a-z0-9_-]` });
+    }
+  }
+});
+
+/** The job request, `schemaVersion` 1 (DESIGN.md). Unknown fields are refused. */
+export const jobRequestSchema = z.strictObject({
+  schemaVersion: z.literal(LIMITS.schemaVersion, {
+    error: `must be ${LIMITS.schemaVersion} (the only schema version this bridge reads)`,
+  }),
+  requestId: requestIdSchema.optional(),
+  job: z.string().regex(JOB_NAME_PATTERN, 'must be a Cloud Run job name ([a-z][-a-z0-9]*, at most 63)'),
+  function: z
+    .string()
+    .regex(FUNCTION_NAME_PATTERN, 'must be a function name ([A-Za-z][A-Za-z0-9_-]*, at most 63)')
+    .optional(),
+  args: argsSchema.optional(),
+  env: envSchema.optional(),
+  taskCount: z
+    .number()
+    .int('must be an integer')
+    .min(LIMITS.taskCountMin, `must be at least ${LIMITS.taskCountMin}`)
+    .max(LIMITS.taskCountMax, `must be at most ${LIMITS.taskCountMax}`)
+    .optional(),
+  timeoutSeconds: z
+    .number()
+    .int('must be an integer')
+    .min(LIMITS.timeoutSecondsMin, `must be at least ${LIMITS.timeoutSecondsMin}`)
+    .max(LIMITS.timeoutSecondsMax, `must be at most ${LIMITS.timeoutSecondsMax} (168 h)`)
+    .optional(),
+  labels: labelsSchema.optional(),
+  /** Per-key concurrency (at most N running per key), applied by the bridge's config. */
+  concurrencyKey: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(128, 'must be at most 128 characters')
+    .refine((s) => !CONTROL_CHARS.test(s), 'must not contain control characters')
+    .optional(),
+});
+
+export type JobRequest = z.infer<typeof jobRequestSchema>;
+
+function toIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.map(String).join('.') || '(root)';
+    let reason = issue.message;
+    if (issue.code === 'unrecognized_keys') {
+      return { path: issue.keys[0] ?? path, reason: `unknown field (${issue.keys.join(', ')})` };
+    }
+    if (issue.code === 'invalid_type' && /received undefined/.test(reason)) reason = 'is required';
+    return { path, reason };
+  });
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ValidationError };
+
+/**
+ * Own keys such as `__proto__` that JSON.parse creates as plain properties; a schema library
+ * copying them could set a prototype instead, so they are found before it runs.
+ */
+function forbiddenKeyIssues(value: unknown, path: string[], depth = 0): FieldIssue[] {
+  if (depth > 3 || typeof value !== 'object' || value === null || Array.isArray(value)) return [];
+  const issues: FieldIssue[] = [];
+  for (const key of Object.keys(value)) {
+    const here = [...path, key];
+    if (FORBIDDEN_KEYS.has(key)) issues.push({ path: here.join('.'), reason: 'is a reserved key' });
+    else issues.push(...forbiddenKeyIssues((value as Record<string, unknown>)[key], here, depth + 1));
+  }
+  return issues;
+}
+
+/** Validates an already JSON-decoded value as a job request. Never throws. */
+export function parseJobRequest(input: unknown): Parsed<JobRequest> {
+  const forbidden = forbiddenKeyIssues(input, []);
+  if (forbidden.length > 0) return { ok: false, error: new ValidationError('job request', forbidden) };
+  const result = jobRequestSchema.safeParse(input);
+  if (result.success) return { ok: true, value: result.data };
+  return { ok: false, error: new ValidationError('job request', toIssues(result.error)) };
+}
+
+/** Validates a job request or throws a ValidationError naming each field and reason. */
+export function assertJobRequest(input: unknown): JobRequest {
+  const parsed = parseJobRequest(input);
+  if (!parsed.ok) throw parsed.error;
+  return parsed.value;
+}

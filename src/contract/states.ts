@@ -1,0 +1,97 @@
+/** Job states (DESIGN.md): the life of one request id. */
+export const JOB_STATES = [
+  'queued',
+  'dispatching',
+  'dispatched',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'rejected',
+] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+/** Task states: a task attempt runs, then succeeds or fails; a retry runs again from `failed`. */
+export const TASK_STATES = ['running', 'succeeded', 'failed'] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+/** `null` stands for "no document yet". */
+export const JOB_TRANSITIONS: Readonly<Record<JobState | 'none', readonly JobState[]>> = {
+  none: ['dispatching', 'queued', 'rejected'],
+  queued: ['dispatching', 'cancelled', 'failed'],
+  // dispatching → dispatching is a lease takeover by another delivery.
+  dispatching: ['dispatching', 'dispatched', 'failed', 'cancelled', 'queued'],
+  // dispatched → succeeded/failed: the reconciler may see an execution end before any worker wrote.
+  dispatched: ['running', 'succeeded', 'failed', 'cancelled'],
+  running: ['succeeded', 'failed', 'cancelled'],
+  succeeded: [],
+  failed: [],
+  cancelled: [],
+  rejected: [],
+};
+
+export const TASK_TRANSITIONS: Readonly<Record<TaskState | 'none', readonly TaskState[]>> = {
+  none: ['running', 'failed', 'succeeded'],
+  // running → running: an attempt killed without a word (SIGKILL, OOM) is followed by the next one.
+  running: ['running', 'succeeded', 'failed'],
+  // failed → running: Cloud Run's retry. Never through a required `pending` (the seed's retry bug).
+  failed: ['running', 'failed', 'succeeded'],
+  succeeded: [],
+};
+
+export const TERMINAL_JOB_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancelled', 'rejected'];
+
+export function isTerminalJobState(state: JobState): boolean {
+  return TERMINAL_JOB_STATES.includes(state);
+}
+
+/** A refused transition, with both ends named. */
+export class TransitionError extends Error {
+  override readonly name = 'TransitionError';
+  readonly kind: 'job' | 'task';
+  readonly from: string;
+  readonly to: string;
+  constructor(kind: 'job' | 'task', from: string, to: string, reason: string) {
+    super(`${kind} transition ${from} → ${to} refused: ${reason}`);
+    this.kind = kind;
+    this.from = from;
+    this.to = to;
+  }
+}
+
+/** Whether a job may move from `from` (undefined: no document yet) to `to`. */
+export function canTransitionJob(from: JobState | undefined, to: JobState): boolean {
+  return JOB_TRANSITIONS[from ?? 'none'].includes(to);
+}
+
+export interface TaskAttemptState {
+  state: TaskState;
+  attempt: number;
+}
+
+/**
+ * Checks a task transition, fenced on the attempt number: an older attempt can never overwrite a
+ * newer one, and a new attempt may start from any non-terminal state. Returns a reason when
+ * refused, undefined when allowed.
+ */
+export function taskTransitionRefusal(
+  from: TaskAttemptState | undefined,
+  to: TaskAttemptState,
+): string | undefined {
+  if (!Number.isInteger(to.attempt) || to.attempt < 0) return 'attempt must be a non-negative integer';
+  if (from === undefined) return TASK_TRANSITIONS.none.includes(to.state) ? undefined : 'not allowed';
+  if (from.state === 'succeeded') return 'the task already succeeded';
+  if (to.attempt < from.attempt) return `attempt ${to.attempt} is older than recorded attempt ${from.attempt}`;
+  // A newer attempt may start (or end) from any non-terminal state.
+  if (to.attempt > from.attempt) return undefined;
+  // The same attempt only moves forward out of running.
+  if (from.state === 'running') return undefined;
+  return `attempt ${to.attempt} is already ${from.state}`;
+}
+
+/** Throws a TransitionError unless the job transition is allowed. */
+export function assertJobTransition(from: JobState | undefined, to: JobState): void {
+  if (!canTransitionJob(from, to)) {
+    throw new TransitionError('job', from ?? 'none', to, 'not in the job state machine');
+  }
+}

@@ -1,0 +1,28 @@
+import { randomUUID } from 'node:crypto';
+import { Firestore } from '@google-cloud/firestore';
+import { PubSub } from '@google-cloud/pubsub';
+import { inject } from 'vitest';
+
+/**
+ * Each test file gets its own project id: the emulators keep projects apart, so files never see
+ * each other's topics or documents.
+ */
+export function testProjectId(prefix = 'test'): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+export function emulatorHosts(): { pubsub: string; firestore: string } {
+  return { pubsub: inject('pubsubHost'), firestore: inject('firestoreHost') };
+}
+
+/** A Firestore client on the emulator for `projectId`. */
+export function testFirestore(projectId: string): Firestore {
+  process.env.FIRESTORE_EMULATOR_HOST = inject('firestoreHost');
+  return new Firestore({ projectId, preferRest: false });
+}
+
+/** A Pub/Sub client on the emulator for `projectId`. */
+export function testPubSub(projectId: string): PubSub {
+  process.env.PUBSUB_EMULATOR_HOST = inject('pubsubHost');
+  return new PubSub({ projectId });
+}
