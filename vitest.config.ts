@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/harness/global-setup.ts'],
+    setupFiles: ['test/harness/leaks.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -16,7 +16,8 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError('(run jobbridge --help for usage)');
   const requested = argv[2];
-  const names = requested !== undefined && requested in COMMANDS ? [requested] : Object.keys(COMMANDS);
+  const names =
+    requested !== undefined && requested in COMMANDS ? [requested] : Object.keys(COMMANDS);
   for (const name of names) {
     const loader = COMMANDS[name];
     if (loader) (await loader()).register(program);

@@ -34,7 +34,13 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
       level: (label) => ({ severity: SEVERITY[label] ?? 'DEFAULT' }),
     },
     redact: {
-      paths: ['authorization', 'headers.authorization', 'req.headers.authorization', 'env', '*.env'],
+      paths: [
+        'authorization',
+        'headers.authorization',
+        'req.headers.authorization',
+        'env',
+        '*.env',
+      ],
       censor: '[redacted]',
     },
   };

@@ -7,11 +7,13 @@ export const HASHED_ID_PREFIX = '~sha256~';
 /** Why a string is not a usable Firestore document id as it stands, or undefined. */
 export function documentIdProblem(id: string): string | undefined {
   if (id.length === 0) return 'is empty';
-  if (Buffer.byteLength(id, 'utf8') > LIMITS.documentIdMaxBytes) return `is over ${LIMITS.documentIdMaxBytes} bytes`;
+  if (Buffer.byteLength(id, 'utf8') > LIMITS.documentIdMaxBytes)
+    return `is over ${LIMITS.documentIdMaxBytes} bytes`;
   if (id.includes('/')) return 'contains "/"';
   if (id === '.' || id === '..') return 'is "." or ".."';
   if (/^__.*__$/s.test(id)) return 'matches __.*__ (reserved)';
-  if (id.startsWith(HASHED_ID_PREFIX)) return `starts with ${HASHED_ID_PREFIX} (reserved for hashed ids)`;
+  if (id.startsWith(HASHED_ID_PREFIX))
+    return `starts with ${HASHED_ID_PREFIX} (reserved for hashed ids)`;
   return undefined;
 }
 

@@ -29,6 +29,7 @@ const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
 /** Keys that would reach an object's prototype machinery if ever used as a plain property. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
 /** Cloud Run job names: lowercase letters, digits and hyphens, starting with a letter, ≤ 63. */
@@ -44,12 +45,17 @@ export const LABEL_VALUE_PATTERN = /^[a-z0-9_-]*$/;
 export const requestIdSchema = z
   .string()
   .min(1, 'must not be empty')
-  .refine((s) => utf8(s) <= LIMITS.requestIdMaxBytes, `must be at most ${LIMITS.requestIdMaxBytes} bytes`)
+  .refine(
+    (s) => utf8(s) <= LIMITS.requestIdMaxBytes,
+    `must be at most ${LIMITS.requestIdMaxBytes} bytes`,
+  )
   .refine((s) => !CONTROL_CHARS.test(s), 'must not contain control characters');
 
 const argsSchema = z
   .array(
-    z.string().refine((s) => utf8(s) <= LIMITS.argMaxBytes, `must be at most ${LIMITS.argMaxBytes} bytes`),
+    z
+      .string()
+      .refine((s) => utf8(s) <= LIMITS.argMaxBytes, `must be at most ${LIMITS.argMaxBytes} bytes`),
   )
   .max(LIMITS.argsMaxCount, `must have at most ${LIMITS.argsMaxCount} items`)
   .refine(
@@ -57,39 +63,48 @@ const argsSchema = z
     `must total at most ${LIMITS.argsMaxTotalBytes} bytes`,
   );
 
-const envSchema = z
-  .record(z.string(), z.string())
-  .superRefine((env, ctx) => {
-    const names = Object.keys(env);
-    if (names.length > LIMITS.envMaxCount) {
-      ctx.addIssue({ code: 'custom', message: `must have at most ${LIMITS.envMaxCount} names` });
+const envSchema = z.record(z.string(), z.string()).superRefine((env, ctx) => {
+  const names = Object.keys(env);
+  if (names.length > LIMITS.envMaxCount) {
+    ctx.addIssue({ code: 'custom', message: `must have at most ${LIMITS.envMaxCount} names` });
+  }
+  let total = 0;
+  for (const name of names) {
+    const value = env[name] ?? '';
+    total += utf8(name) + utf8(value);
+    const path = [name];
+    if (FORBIDDEN_KEYS.has(name)) {
+      ctx.addIssue({ code: 'custom', path, message: 'is a reserved key' });
+    } else if (name.length > LIMITS.envNameMaxLength) {
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `name must be at most ${LIMITS.envNameMaxLength} characters`,
+      });
+    } else if (!ENV_NAME_PATTERN.test(name)) {
+      ctx.addIssue({ code: 'custom', path, message: 'name must match [A-Za-z_][A-Za-z0-9_]*' });
+    } else {
+      const denied = deniedEnvReason(name);
+      if (denied) ctx.addIssue({ code: 'custom', path, message: denied });
     }
-    let total = 0;
-    for (const name of names) {
-      const value = env[name] ?? '';
-      total += utf8(name) + utf8(value);
-      const path = [name];
-      if (FORBIDDEN_KEYS.has(name)) {
-        ctx.addIssue({ code: 'custom', path, message: 'is a reserved key' });
-      } else if (name.length > LIMITS.envNameMaxLength) {
-        ctx.addIssue({ code: 'custom', path, message: `name must be at most ${LIMITS.envNameMaxLength} characters` });
-      } else if (!ENV_NAME_PATTERN.test(name)) {
-        ctx.addIssue({ code: 'custom', path, message: 'name must match [A-Za-z_][A-Za-z0-9_]*' });
-      } else {
-        const denied = deniedEnvReason(name);
-        if (denied) ctx.addIssue({ code: 'custom', path, message: denied });
-      }
-      if (utf8(value) > LIMITS.envValueMaxBytes) {
-        ctx.addIssue({ code: 'custom', path, message: `value must be at most ${LIMITS.envValueMaxBytes} bytes` });
-      }
-      if (value.includes('\u0000')) {
-        ctx.addIssue({ code: 'custom', path, message: 'value must not contain NUL' });
-      }
+    if (utf8(value) > LIMITS.envValueMaxBytes) {
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `value must be at most ${LIMITS.envValueMaxBytes} bytes`,
+      });
     }
-    if (total > LIMITS.envMaxTotalBytes) {
-      ctx.addIssue({ code: 'custom', message: `must total at most ${LIMITS.envMaxTotalBytes} bytes` });
+    if (value.includes('\u0000')) {
+      ctx.addIssue({ code: 'custom', path, message: 'value must not contain NUL' });
     }
-  });
+  }
+  if (total > LIMITS.envMaxTotalBytes) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must total at most ${LIMITS.envMaxTotalBytes} bytes`,
+    });
+  }
+});
 
 const labelsSchema = z.record(z.string(), z.string()).superRefine((labels, ctx) => {
   const keys = Object.keys(labels);
@@ -109,7 +124,11 @@ const labelsSchema = z.record(z.string(), z.string()).superRefine((labels, ctx) 
       });
     }
     if (value.length > LIMITS.labelValueMaxLength || !LABEL_VALUE_PATTERN.test(value)) {
-      ctx.addIssue({ code: 'custom', path, message: `value must be 0-${LIMITS.labelValueMaxLength} of [a-z0-9_-]` });
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `value must be 0-${LIMITS.labelValueMaxLength} of [a-z0-9_-]`,
+      });
     }
   }
 });
@@ -120,7 +139,9 @@ export const jobRequestSchema = z.strictObject({
     error: `must be ${LIMITS.schemaVersion} (the only schema version this bridge reads)`,
   }),
   requestId: requestIdSchema.optional(),
-  job: z.string().regex(JOB_NAME_PATTERN, 'must be a Cloud Run job name ([a-z][-a-z0-9]*, at most 63)'),
+  job: z
+    .string()
+    .regex(JOB_NAME_PATTERN, 'must be a Cloud Run job name ([a-z][-a-z0-9]*, at most 63)'),
   function: z
     .string()
     .regex(FUNCTION_NAME_PATTERN, 'must be a function name ([A-Za-z][A-Za-z0-9_-]*, at most 63)')
@@ -175,7 +196,8 @@ function forbiddenKeyIssues(value: unknown, path: string[], depth = 0): FieldIss
   for (const key of Object.keys(value)) {
     const here = [...path, key];
     if (FORBIDDEN_KEYS.has(key)) issues.push({ path: here.join('.'), reason: 'is a reserved key' });
-    else issues.push(...forbiddenKeyIssues((value as Record<string, unknown>)[key], here, depth + 1));
+    else
+      issues.push(...forbiddenKeyIssues((value as Record<string, unknown>)[key], here, depth + 1));
   }
   return issues;
 }
@@ -183,7 +205,8 @@ function forbiddenKeyIssues(value: unknown, path: string[], depth = 0): FieldIss
 /** Validates an already JSON-decoded value as a job request. Never throws. */
 export function parseJobRequest(input: unknown): Parsed<JobRequest> {
   const forbidden = forbiddenKeyIssues(input, []);
-  if (forbidden.length > 0) return { ok: false, error: new ValidationError('job request', forbidden) };
+  if (forbidden.length > 0)
+    return { ok: false, error: new ValidationError('job request', forbidden) };
   const result = jobRequestSchema.safeParse(input);
   if (result.success) return { ok: true, value: result.data };
   return { ok: false, error: new ValidationError('job request', toIssues(result.error)) };

@@ -39,7 +39,12 @@ export const TASK_TRANSITIONS: Readonly<Record<TaskState | 'none', readonly Task
   succeeded: [],
 };
 
-export const TERMINAL_JOB_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancelled', 'rejected'];
+export const TERMINAL_JOB_STATES: readonly JobState[] = [
+  'succeeded',
+  'failed',
+  'cancelled',
+  'rejected',
+];
 
 export function isTerminalJobState(state: JobState): boolean {
   return TERMINAL_JOB_STATES.includes(state);
@@ -78,10 +83,13 @@ export function taskTransitionRefusal(
   from: TaskAttemptState | undefined,
   to: TaskAttemptState,
 ): string | undefined {
-  if (!Number.isInteger(to.attempt) || to.attempt < 0) return 'attempt must be a non-negative integer';
-  if (from === undefined) return TASK_TRANSITIONS.none.includes(to.state) ? undefined : 'not allowed';
+  if (!Number.isInteger(to.attempt) || to.attempt < 0)
+    return 'attempt must be a non-negative integer';
+  if (from === undefined)
+    return TASK_TRANSITIONS.none.includes(to.state) ? undefined : 'not allowed';
   if (from.state === 'succeeded') return 'the task already succeeded';
-  if (to.attempt < from.attempt) return `attempt ${to.attempt} is older than recorded attempt ${from.attempt}`;
+  if (to.attempt < from.attempt)
+    return `attempt ${to.attempt} is older than recorded attempt ${from.attempt}`;
   // A newer attempt may start (or end) from any non-terminal state.
   if (to.attempt > from.attempt) return undefined;
   // The same attempt only moves forward out of running.

@@ -22,7 +22,10 @@ export interface StartEmulatorOptions {
   onLine?: (line: string) => void;
 }
 
-const SPECS: Record<GoogleEmulatorKind, { args: string[]; env: string; component: string; pkg: string }> = {
+const SPECS: Record<
+  GoogleEmulatorKind,
+  { args: string[]; env: string; component: string; pkg: string }
+> = {
   pubsub: {
     args: ['beta', 'emulators', 'pubsub', 'start'],
     env: 'PUBSUB_EMULATOR_HOST',
@@ -100,7 +103,8 @@ export async function startGoogleEmulator(
     env: { ...process.env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1' },
   });
   const pid = child.pid;
-  if (pid === undefined) throw new EmulatorStartError(`${kind} emulator: gcloud could not be spawned`);
+  if (pid === undefined)
+    throw new EmulatorStartError(`${kind} emulator: gcloud could not be spawned`);
   const output: string[] = [];
   const collect = (chunk: Buffer): void => {
     for (const line of chunk.toString('utf8').split('\n')) {
@@ -197,7 +201,11 @@ export async function stopProcessGroup(child: ChildProcess, graceMs = 5000): Pro
 
 /** Starts both emulators in parallel; stops whichever started if the other fails. */
 export async function startGoogleEmulators(
-  options: { pubsubPort?: number; firestorePort?: number; onLine?: (kind: GoogleEmulatorKind, line: string) => void } = {},
+  options: {
+    pubsubPort?: number;
+    firestorePort?: number;
+    onLine?: (kind: GoogleEmulatorKind, line: string) => void;
+  } = {},
 ): Promise<{ pubsub: RunningEmulator; firestore: RunningEmulator; stop(): Promise<void> }> {
   const results = await Promise.allSettled([
     startGoogleEmulator('pubsub', {

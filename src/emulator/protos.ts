@@ -1,0 +1,51 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as protoLoader from '@grpc/proto-loader';
+import * as grpc from '@grpc/grpc-js';
+
+/**
+ * Loads the Cloud Run v2 and google.longrunning protos shipped inside the client libraries, so
+ * that the emulator speaks exactly the wire format the real `@google-cloud/run` clients expect.
+ */
+const require = createRequire(import.meta.url);
+
+function protoRoots(): string[] {
+  const runPackage = dirname(require.resolve('@google-cloud/run/package.json'));
+  const gaxPackage = dirname(require.resolve('google-gax/package.json', { paths: [runPackage] }));
+  return [join(runPackage, 'build', 'protos'), join(gaxPackage, 'build', 'protos')];
+}
+
+export interface RunProtos {
+  jobsService: grpc.ServiceDefinition;
+  executionsService: grpc.ServiceDefinition;
+  operationsService: grpc.ServiceDefinition;
+  /** Encodes a google.cloud.run.v2.Execution (camelCase object) to bytes, for Any values. */
+  encodeExecution(execution: object): Buffer;
+}
+
+export const EXECUTION_TYPE_URL = 'type.googleapis.com/google.cloud.run.v2.Execution';
+
+/** Loads the protos once per call; the result is immutable and may be shared. */
+export function loadRunProtos(): RunProtos {
+  const definition = protoLoader.loadSync(
+    ['google/cloud/run/v2/job.proto', 'google/cloud/run/v2/execution.proto', 'google/longrunning/operations.proto'],
+    { includeDirs: protoRoots(), longs: String, enums: String, defaults: true, oneofs: true },
+  );
+  const service = (name: string): grpc.ServiceDefinition => {
+    const found = definition[name];
+    if (!found || !('GetOperation' in found || 'GetJob' in found || 'GetExecution' in found)) {
+      throw new Error(`proto service ${name} is missing from the shipped protos`);
+    }
+    return found as grpc.ServiceDefinition;
+  };
+  const executionsService = service('google.cloud.run.v2.Executions');
+  const getExecution = executionsService.GetExecution;
+  if (!getExecution) throw new Error('Executions.GetExecution is missing from the shipped protos');
+  return {
+    jobsService: service('google.cloud.run.v2.Jobs'),
+    executionsService,
+    operationsService: service('google.longrunning.Operations'),
+    // GetExecution's response serializer is exactly the Execution message encoder.
+    encodeExecution: (execution) => getExecution.responseSerialize(execution),
+  };
+}

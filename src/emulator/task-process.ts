@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+/** How one task attempt ended. */
+export interface AttemptEnd {
+  /** Exit code, or null when a signal ended it. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Set when the process could not be started at all (e.g. ENOENT). */
+  spawnError?: Error;
+}
+
+export interface TaskProcessOptions {
+  command: string[];
+  args: string[];
+  env: Record<string, string>;
+  cwd: string | undefined;
+  /** Prefix of each output line, e.g. `[job-abcde/0]`. */
+  prefix: string;
+  log: (line: string) => void;
+}
+
+/**
+ * One attempt of one task: a child process in its own process group, so that a signal reaches
+ * everything the task started (a shell script's children would otherwise outlive a kill).
+ */
+export class TaskProcess {
+  readonly ended: Promise<AttemptEnd>;
+  readonly startedAt = new Date();
+  readonly #child: ChildProcess;
+  #exited = false;
+  #killTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: TaskProcessOptions) {
+    const [program, ...fixedArgs] = options.command;
+    this.#child = spawn(program ?? '', [...fixedArgs, ...options.args], {
+      env: options.env,
+      cwd: options.cwd,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    for (const stream of [this.#child.stdout, this.#child.stderr]) {
+      if (stream) createInterface({ input: stream }).on('line', (line) => options.log(`${options.prefix} ${line}`));
+    }
+    this.ended = new Promise<AttemptEnd>((resolve) => {
+      this.#child.once('error', (err) => {
+        // 'error' without a pid means the spawn itself failed; 'exit' never follows then.
+        if (this.#child.pid === undefined) this.#finish(resolve, { code: 127, signal: null, spawnError: err });
+      });
+      this.#child.once('exit', (code, signal) => this.#finish(resolve, { code, signal }));
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  #finish(resolve: (end: AttemptEnd) => void, end: AttemptEnd): void {
+    this.#exited = true;
+    clearTimeout(this.#killTimer);
+    resolve(end);
+  }
+
+  /** SIGTERM now, SIGKILL after `graceMs` unless the task has exited by then (Cloud Run's shutdown). */
+  terminate(graceMs: number): void {
+    if (this.#exited) return;
+    this.signal('SIGTERM');
+    this.#killTimer ??= setTimeout(() => this.signal('SIGKILL'), graceMs);
+  }
+
+  /** Sends a signal to the whole process group; a group that is already gone is not an error. */
+  signal(signal: NodeJS.Signals): void {
+    const pid = this.#child.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // ESRCH: the group has no member left.
+    }
+  }
+}
