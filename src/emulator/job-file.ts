@@ -11,7 +11,15 @@ const JOB_NAME = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const jobSpecSchema = z.strictObject({
   command: z.array(z.string().min(1)).min(1),
   args: z.array(z.string()).optional(),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
+  env: z
+    .record(z.string(), z.string())
+    .superRefine((env, ctx) => {
+      for (const name of Object.keys(env)) {
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+          ctx.addIssue({ code: 'custom', path: [name], message: 'not a valid env var name' });
+      }
+    })
+    .optional(),
   taskCount: z.int().min(1).max(MAX_TASK_COUNT).optional(),
   parallelism: z.int().min(0).max(MAX_TASK_COUNT).optional(),
   maxRetries: z.int().min(0).max(10).optional(),
@@ -19,7 +27,18 @@ const jobSpecSchema = z.strictObject({
 });
 
 const jobFileSchema = z.strictObject({
-  jobs: z.record(z.string().regex(JOB_NAME, 'a Cloud Run job name (lowercase letters, digits, hyphens)'), jobSpecSchema),
+  jobs: z.record(z.string(), jobSpecSchema).superRefine((jobs, ctx) => {
+    // Checked here rather than as the record's key schema, whose error would not name the key.
+    for (const name of Object.keys(jobs)) {
+      if (!JOB_NAME.test(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: 'not a Cloud Run job name (lowercase letters, digits, hyphens)',
+        });
+      }
+    }
+  }),
 });
 
 /** A job file whose relative command paths were resolved, with the folder they resolved from. */
@@ -35,7 +54,9 @@ export interface LoadedJobFile {
 export function parseJobFile(value: unknown, source = 'job file'): JobFile {
   const result = jobFileSchema.safeParse(value);
   if (!result.success) {
-    const reasons = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    const reasons = result.error.issues.map(
+      (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
+    );
     throw new Error(`invalid ${source}: ${reasons.join('; ')}`);
   }
   return result.data;
@@ -46,7 +67,11 @@ export function parseJobFile(value: unknown, source = 'job file'): JobFile {
  * made absolute; bare program names (`node`) stay as they are so PATH finds them.
  */
 export function resolveCommand(command: string[], baseDir: string): string[] {
-  return command.map((part) => (!isAbsolute(part) && !part.startsWith('-') && part.includes('/') ? resolve(baseDir, part) : part));
+  return command.map((part) =>
+    !isAbsolute(part) && !part.startsWith('-') && part.includes('/')
+      ? resolve(baseDir, part)
+      : part,
+  );
 }
 
 /** Reads, validates and resolves a job file (DESIGN.md, "Names that are fixed"). */
@@ -55,13 +80,19 @@ export async function loadJobFile(path: string): Promise<LoadedJobFile> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err: unknown) {
-    throw new Error(`cannot read job file ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(
+      `cannot read job file ${path}: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err: unknown) {
-    throw new Error(`job file ${path} is not JSON: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(
+      `job file ${path} is not JSON: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
   const parsed = parseJobFile(raw, `job file ${path}`);
   const baseDir = dirname(resolve(path));

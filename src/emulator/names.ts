@@ -2,7 +2,9 @@
 
 const SEGMENT = '([^/]+)';
 const JOB = new RegExp(`^projects/${SEGMENT}/locations/${SEGMENT}/jobs/${SEGMENT}$`);
-const EXECUTION = new RegExp(`^projects/${SEGMENT}/locations/${SEGMENT}/jobs/${SEGMENT}/executions/${SEGMENT}$`);
+const EXECUTION = new RegExp(
+  `^projects/${SEGMENT}/locations/${SEGMENT}/jobs/${SEGMENT}/executions/${SEGMENT}$`,
+);
 const LOCATION = new RegExp(`^projects/${SEGMENT}/locations/${SEGMENT}$`);
 const OPERATION = new RegExp(`^projects/${SEGMENT}/locations/${SEGMENT}/operations/${SEGMENT}$`);
 
@@ -29,7 +31,9 @@ export function parseJobName(name: string): JobName | undefined {
 
 export function parseExecutionName(name: string): ExecutionName | undefined {
   const m = EXECUTION.exec(name);
-  return m ? { project: m[1] ?? '', location: m[2] ?? '', job: m[3] ?? '', execution: m[4] ?? '' } : undefined;
+  return m
+    ? { project: m[1] ?? '', location: m[2] ?? '', job: m[3] ?? '', execution: m[4] ?? '' }
+    : undefined;
 }
 
 export function isOperationName(name: string): boolean {

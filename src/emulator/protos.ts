@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 
 /**
  * Loads the Cloud Run v2 and google.longrunning protos shipped inside the client libraries, so
@@ -11,7 +11,9 @@ const require = createRequire(import.meta.url);
 
 function protoRoots(): string[] {
   const runPackage = dirname(require.resolve('@google-cloud/run/package.json'));
-  const gaxPackage = dirname(require.resolve('google-gax/package.json', { paths: [runPackage] }));
+  // google-gax does not export its package.json: find its root from its main module.
+  const gaxMain = require.resolve('google-gax', { paths: [runPackage] });
+  const gaxPackage = gaxMain.slice(0, gaxMain.lastIndexOf(`${sep}build${sep}`));
   return [join(runPackage, 'build', 'protos'), join(gaxPackage, 'build', 'protos')];
 }
 
@@ -20,7 +22,7 @@ export interface RunProtos {
   executionsService: grpc.ServiceDefinition;
   operationsService: grpc.ServiceDefinition;
   /** Encodes a google.cloud.run.v2.Execution (camelCase object) to bytes, for Any values. */
-  encodeExecution(execution: object): Buffer;
+  encodeExecution: (execution: object) => Buffer;
 }
 
 export const EXECUTION_TYPE_URL = 'type.googleapis.com/google.cloud.run.v2.Execution';
@@ -28,7 +30,11 @@ export const EXECUTION_TYPE_URL = 'type.googleapis.com/google.cloud.run.v2.Execu
 /** Loads the protos once per call; the result is immutable and may be shared. */
 export function loadRunProtos(): RunProtos {
   const definition = protoLoader.loadSync(
-    ['google/cloud/run/v2/job.proto', 'google/cloud/run/v2/execution.proto', 'google/longrunning/operations.proto'],
+    [
+      'google/cloud/run/v2/job.proto',
+      'google/cloud/run/v2/execution.proto',
+      'google/longrunning/operations.proto',
+    ],
     { includeDirs: protoRoots(), longs: String, enums: String, defaults: true, oneofs: true },
   );
   const service = (name: string): grpc.ServiceDefinition => {
@@ -36,7 +42,7 @@ export function loadRunProtos(): RunProtos {
     if (!found || !('GetOperation' in found || 'GetJob' in found || 'GetExecution' in found)) {
       throw new Error(`proto service ${name} is missing from the shipped protos`);
     }
-    return found as grpc.ServiceDefinition;
+    return found;
   };
   const executionsService = service('google.cloud.run.v2.Executions');
   const getExecution = executionsService.GetExecution;

@@ -40,12 +40,16 @@ export class TaskProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     for (const stream of [this.#child.stdout, this.#child.stderr]) {
-      if (stream) createInterface({ input: stream }).on('line', (line) => options.log(`${options.prefix} ${line}`));
+      if (stream)
+        createInterface({ input: stream }).on('line', (line) =>
+          options.log(`${options.prefix} ${line}`),
+        );
     }
     this.ended = new Promise<AttemptEnd>((resolve) => {
       this.#child.once('error', (err) => {
         // 'error' without a pid means the spawn itself failed; 'exit' never follows then.
-        if (this.#child.pid === undefined) this.#finish(resolve, { code: 127, signal: null, spawnError: err });
+        if (this.#child.pid === undefined)
+          this.#finish(resolve, { code: 127, signal: null, spawnError: err });
       });
       this.#child.once('exit', (code, signal) => this.#finish(resolve, { code, signal }));
     });

@@ -1,0 +1,160 @@
+import * as grpc from '@grpc/grpc-js';
+import type { FaultOptions, RunEmulatorOptions, StartedRunEmulator } from './api.ts';
+import { loadRunProtos } from './protos.ts';
+import { Registry } from './registry.ts';
+import { StatusError } from './status-error.ts';
+import type { OverridesMessage } from './overrides.ts';
+
+const DEFAULT_KILL_GRACE_MS = 10_000;
+
+type Handler = (request: Record<string, unknown>) => Promise<object> | object;
+
+/** Turns a plain handler into a gRPC unary handler; a StatusError becomes its status, anything else INTERNAL. */
+function unary(
+  log: (line: string) => void,
+  handler: Handler,
+): grpc.handleUnaryCall<Record<string, unknown>, object> {
+  return (call, callback) => {
+    Promise.resolve()
+      .then(() => handler(call.request))
+      .then(
+        (response) => callback(null, response),
+        (err: unknown) => {
+          if (err instanceof StatusError) return callback({ code: err.code, details: err.message });
+          const message = err instanceof Error ? err.message : String(err);
+          log(`[emulator] internal error: ${message}`);
+          callback({ code: grpc.status.INTERNAL, details: message });
+        },
+      );
+  };
+}
+
+const str = (value: unknown): string => (typeof value === 'string' ? value : '');
+
+/** Rolls the dice of fault injection for one RunJob call. */
+async function injectFaults(faults: FaultOptions): Promise<void> {
+  if (faults.runJobLatencyMs)
+    await new Promise((resolve) => setTimeout(resolve, faults.runJobLatencyMs));
+  if (faults.runJobUnavailableRate && Math.random() < faults.runJobUnavailableRate) {
+    throw new StatusError(
+      grpc.status.UNAVAILABLE,
+      'The service is currently unavailable (injected fault).',
+    );
+  }
+  if (faults.runJobResourceExhaustedRate && Math.random() < faults.runJobResourceExhaustedRate) {
+    throw new StatusError(
+      grpc.status.RESOURCE_EXHAUSTED,
+      'Quota exceeded for RunJob requests (injected fault).',
+    );
+  }
+}
+
+/**
+ * Starts the Cloud Run Jobs emulator: the v2 Jobs, Executions and google.longrunning.Operations
+ * services over insecure gRPC, for any project and location, running each task of each
+ * execution as a child process with the Cloud Run task env.
+ */
+export async function startRunEmulator(options: RunEmulatorOptions): Promise<StartedRunEmulator> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  let faults: FaultOptions = { ...options.faults };
+  const protos = loadRunProtos();
+  const baseEnv: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env))
+    if (value !== undefined) baseEnv[name] = value;
+  Object.assign(baseEnv, options.taskEnv);
+  const registry = new Registry(
+    options.jobs,
+    {
+      cwd: options.baseDir,
+      baseEnv,
+      killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+      log,
+    },
+    protos.encodeExecution,
+  );
+
+  const server = new grpc.Server();
+  server.addService(protos.jobsService, {
+    GetJob: unary(log, (req) => registry.getJob(str(req.name))),
+    ListJobs: unary(log, (req) => ({
+      jobs: registry.listJobs(str(req.parent)),
+      nextPageToken: '',
+    })),
+    RunJob: unary(log, async (req) => {
+      await injectFaults(faults);
+      return registry.runJob(
+        str(req.name),
+        req.overrides as OverridesMessage | null,
+        req.validateOnly === true,
+      );
+    }),
+  });
+  server.addService(protos.executionsService, {
+    GetExecution: unary(log, (req) => registry.getExecution(str(req.name))),
+    ListExecutions: unary(log, (req) =>
+      registry.listExecutions(
+        str(req.parent),
+        typeof req.pageSize === 'number' ? req.pageSize : 0,
+        str(req.pageToken),
+      ),
+    ),
+    CancelExecution: unary(log, (req) =>
+      registry.cancelExecution(str(req.name), req.validateOnly === true),
+    ),
+  });
+  server.addService(protos.operationsService, {
+    GetOperation: unary(log, (req) => registry.getOperation(str(req.name))),
+    WaitOperation: unary(log, async (req) => {
+      const name = str(req.name);
+      const run = registry.runOfOperation(name);
+      const timeout = req.timeout as { seconds?: string } | null;
+      const waitMs = timeout ? Number(timeout.seconds ?? 0) * 1000 : 60_000;
+      if (run)
+        await Promise.race([
+          run.done,
+          new Promise((resolve) => setTimeout(resolve, waitMs).unref()),
+        ]);
+      return registry.getOperation(name);
+    }),
+  });
+
+  const host = options.host ?? '127.0.0.1';
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(
+      `${host}:${options.port ?? 0}`,
+      grpc.ServerCredentials.createInsecure(),
+      (err, bound) =>
+        err
+          ? reject(
+              new Error(`cannot listen on ${host}:${options.port ?? 0}: ${err.message}`, {
+                cause: err,
+              }),
+            )
+          : resolve(bound),
+    );
+  });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    host: `${host}:${port}`,
+    port,
+    setFaults(next) {
+      faults = { ...next };
+    },
+    stop() {
+      stopping ??= (async () => {
+        const killed = registry.killAll();
+        await new Promise<void>((resolve) => {
+          // A client that keeps its channel open must not hold stop() up: force after a moment.
+          const force = setTimeout(() => server.forceShutdown(), 2000);
+          server.tryShutdown(() => {
+            clearTimeout(force);
+            resolve();
+          });
+        });
+        await killed;
+      })();
+      return stopping;
+    },
+  };
+}
