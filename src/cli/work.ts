@@ -1,0 +1,96 @@
+import type { Command } from 'commander';
+
+/**
+ * `jobbridge work <function> [args…]`: the runtime inside a Cloud Run Jobs task. Imports are
+ * lazy and start in parallel, because cold start is paid by every task.
+ */
+export function register(program: Command): void {
+  program
+    .command('work')
+    .description(
+      'run a function from functions/ as this Cloud Run Jobs task (reads CLOUD_RUN_* and JOBBRIDGE_* env)',
+    )
+    .argument('<function>', 'name of the function in functions/index.ts')
+    .argument('[args...]', 'arguments given to the function as ctx.args')
+    .allowUnknownOption()
+    .helpOption(false)
+    .action(async (name: string, args: string[]) => {
+      process.exit(await work(name, args));
+    });
+}
+
+async function work(name: string, args: string[]): Promise<number> {
+  // Cache compiled code between task starts (NODE_COMPILE_CACHE picks the folder).
+  (await import('node:module')).enableCompileCache?.();
+  // Start the heavy import first: it is the critical path of cold start.
+  const firestoreModule = import('@google-cloud/firestore');
+  firestoreModule.catch(() => undefined);
+  const [{ createLogger }, { parseWorkerConfig, ConfigError }, heap, reexec] = await Promise.all([
+    import('../log.ts'),
+    import('../worker/config.ts'),
+    import('../worker/heap.ts'),
+    import('../worker/reexec.ts'),
+  ]);
+  const rootLog = createLogger({ name: 'worker' });
+  let config;
+  try {
+    config = parseWorkerConfig(process.env);
+  } catch (err: unknown) {
+    if (!(err instanceof ConfigError)) throw err;
+    rootLog.fatal({ field: err.field }, err.message);
+    return 2;
+  }
+  const log = rootLog.child({
+    job: config.job,
+    execution: config.execution,
+    taskIndex: config.taskIndex,
+    attempt: config.attempt,
+    requestId: config.requestId,
+  });
+  const containerLimitBytes = await heap.readContainerMemoryLimit(config.cgroupRoot);
+  const plan = heap.planHeap({
+    containerLimitBytes,
+    percentage: config.heapPercentage,
+    execArgv: process.execArgv,
+    nodeOptions: process.env.NODE_OPTIONS,
+  });
+  if (plan.resizeToMiB !== undefined && process.env[reexec.HEAP_SIZED_ENV] !== '1') {
+    log.info(
+      { heapLimitBytes: plan.heapLimitBytes, containerLimitBytes, resizeToMiB: plan.resizeToMiB },
+      'heap not sized for the container: re-executing',
+    );
+    return reexec.reexecWithHeap(plan.resizeToMiB);
+  }
+  log.info(
+    {
+      heapLimitBytes: plan.heapLimitBytes,
+      heapLimitMiB: Math.round(plan.heapLimitBytes / 2 ** 20),
+      containerLimitBytes: containerLimitBytes ?? null,
+      heapFlag: plan.userFlag ?? null,
+      heapPercentage: plan.userFlag ? null : config.heapPercentage,
+    },
+    'heap limit',
+  );
+  const [{ Firestore }, { runTask }, { functions }] = await Promise.all([
+    firestoreModule,
+    import('../worker/run-task.ts'),
+    import('../../functions/index.ts'),
+  ]);
+  const db = new Firestore(config.projectId ? { projectId: config.projectId } : {});
+  try {
+    return await runTask({
+      db,
+      config,
+      registry: functions,
+      functionName: name,
+      args,
+      log,
+      signals: process,
+    });
+  } catch (err: unknown) {
+    log.fatal({ err }, 'worker failed before recording the attempt');
+    return 1;
+  } finally {
+    await db.terminate().catch(() => undefined);
+  }
+}

@@ -1,0 +1,76 @@
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emulatorHosts, testFirestore, testProjectId } from '../harness/google.ts';
+import { createDispatchedJob, readJob, readTask, ROOT, taskEnv } from './helpers.ts';
+
+const run = promisify(execFile);
+let out: string;
+const projectId = testProjectId('docker');
+const db = testFirestore(projectId);
+
+beforeAll(async () => {
+  out = await mkdtemp(join(tmpdir(), 'docker-steps-'));
+  await run('sh', [join(ROOT, 'scripts', 'docker-steps.sh'), out], {
+    cwd: ROOT,
+    maxBuffer: 16 * 2 ** 20,
+  });
+}, 180_000);
+afterAll(async () => {
+  await db.terminate();
+  await rm(out, { recursive: true, force: true });
+});
+
+describe("the Dockerfile's steps, run without Docker", () => {
+  it('the Dockerfile is multi-stage node:24-slim, non-root, ENTRYPOINT the CLI, CMD serve', async () => {
+    const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
+    expect(dockerfile.match(/^FROM node:24-slim/gm)).toHaveLength(2);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["\/app\/scripts\/docker-entrypoint\.sh"\]$/m);
+    expect(dockerfile).toMatch(/^CMD \["serve"\]$/m);
+  });
+
+  it('installs production dependencies only', () => {
+    expect(existsSync(join(out, 'app', 'node_modules', '@google-cloud', 'firestore'))).toBe(true);
+    expect(existsSync(join(out, 'app', 'node_modules', 'vitest'))).toBe(false);
+    expect(existsSync(join(out, 'app', 'node_modules', 'typescript'))).toBe(false);
+  });
+
+  it('jobbridge --help works from the install', async () => {
+    const { stdout } = await run(join(out, 'app', 'scripts', 'docker-entrypoint.sh'), ['--help']);
+    expect(stdout).toMatch(/work <function> \[args\.\.\.\]/);
+  });
+
+  it('jobbridge work runs an example function against the emulators, heap sized by the entrypoint', async () => {
+    await createDispatchedJob(db, 'docker-job', 1);
+    const child = spawn(
+      join(out, 'app', 'scripts', 'docker-entrypoint.sh'),
+      ['work', 'simulate', '--steps', '2', '--step-ms', '5'],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          ...taskEnv({ projectId, firestoreHost: emulatorHosts().firestore, jobId: 'docker-job' }),
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(0);
+    const heap = stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.message === 'heap limit');
+    expect(heap?.heapFlag).toBe('--max-old-space-size-percentage=75');
+    expect((await readTask(db, 'docker-job', 0))?.state).toBe('succeeded');
+    expect((await readJob(db, 'docker-job')).state).toBe('succeeded');
+  });
+});

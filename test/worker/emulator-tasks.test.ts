@@ -1,0 +1,226 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRunEmulator, type StartedRunEmulator } from '../../src/emulator/index.ts';
+import { CloudRunLauncher, createRunClients, type RunClients } from '../../src/launcher/index.ts';
+import { emulatorHosts, testFirestore, testProjectId } from '../harness/google.ts';
+import { CLI, createDispatchedJob, readJob, readTask, waitFor } from './helpers.ts';
+
+const projectId = testProjectId('worker-emu');
+const db = testFirestore(projectId);
+let emulator: StartedRunEmulator;
+let clients: RunClients;
+let launcher: CloudRunLauncher;
+let server: Server;
+let baseUrl: string;
+let dir: string;
+const emulatorLog: string[] = [];
+
+function job(
+  args: string[],
+  extra: { taskCount?: number; maxRetries?: number; timeoutSeconds?: number } = {},
+) {
+  return {
+    command: [process.execPath, CLI],
+    args: ['work', ...args],
+    env: { JOBBRIDGE_PROGRESS_INTERVAL_MS: '200' },
+    taskCount: extra.taskCount ?? 1,
+    parallelism: 0,
+    maxRetries: extra.maxRetries ?? 3,
+    timeoutSeconds: extra.timeoutSeconds ?? 120,
+  };
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'worker-emu-'));
+  server = createServer((req, res) => {
+    res.end(`content of ${req.url}`);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  emulator = await startRunEmulator({
+    jobs: {
+      jobs: {
+        'fan-out': job(['fan-out'], { taskCount: 4 }),
+        simulate: job(['simulate']),
+        'simulate-timeout': job(['simulate'], { maxRetries: 0, timeoutSeconds: 1 }),
+      },
+    },
+    taskEnv: {
+      FIRESTORE_EMULATOR_HOST: emulatorHosts().firestore,
+      GOOGLE_CLOUD_PROJECT: projectId,
+    },
+    log: (line) => emulatorLog.push(line),
+  });
+  clients = createRunClients({ emulatorHost: emulator.host });
+  launcher = new CloudRunLauncher(clients, { project: projectId, region: 'us-central1' });
+});
+
+afterAll(async () => {
+  await clients?.close();
+  await emulator?.stop();
+  await new Promise((r) => server?.close(r));
+  await db.terminate();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Starts an execution as the bridge would: env overrides naming the job document. */
+async function launch(jobName: string, jobId: string, args?: string[], maxRetries = 3) {
+  return launcher.launch({
+    job: jobName,
+    ...(args ? { args } : {}),
+    env: {
+      JOBBRIDGE_REQUEST_ID: jobId,
+      JOBBRIDGE_JOB_ID: jobId,
+      JOBBRIDGE_MAX_RETRIES: String(maxRetries),
+    },
+  });
+}
+
+async function executionDone(name: string) {
+  return waitFor(
+    'execution done',
+    async () => {
+      const e = await launcher.getExecution(name);
+      return e.done ? e : undefined;
+    },
+    45_000,
+  );
+}
+
+describe('tasks started by the Cloud Run Jobs emulator as child processes', () => {
+  it('a 4-task fan-out: 4 tasks succeeded with results, the job succeeded at 100 %', async () => {
+    const files = await Promise.all(
+      [0, 1, 2, 3].map(async (i) => {
+        const path = join(dir, `input-${i}.txt`);
+        await writeFile(path, `file ${i}`);
+        return path;
+      }),
+    );
+    const inputs = [...files, ...[0, 1, 2, 3].map((i) => `${baseUrl}/item/${i}`)];
+    await createDispatchedJob(db, 'fan-out-4', 4, { function: 'fan-out' });
+    const { executionName } = await launch('fan-out', 'fan-out-4', ['work', 'fan-out', ...inputs]);
+    const execution = await executionDone(executionName);
+    expect(execution.succeededCount).toBe(4);
+    const hashes = new Map<string, string>();
+    for (let i = 0; i < 4; i++) {
+      const task = await readTask(db, 'fan-out-4', i);
+      expect(task).toMatchObject({
+        state: 'succeeded',
+        attempt: 0,
+        progress: { done: 2, total: 2, ratio: 1 },
+      });
+      const items = (task?.result as { items: { input: string; sha256: string }[] }).items;
+      expect(items.map((x) => x.input)).toEqual([inputs[i], inputs[i + 4]]);
+      for (const item of items) hashes.set(item.input, item.sha256);
+    }
+    const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+    expect(hashes.get(files[2]!)).toBe(sha('file 2'));
+    expect(hashes.get(`${baseUrl}/item/3`)).toBe(sha('content of /item/3'));
+    const jobDoc = await readJob(db, 'fan-out-4');
+    expect(jobDoc).toMatchObject({
+      state: 'succeeded',
+      tasks: { succeeded: 4, failed: 0, running: 0 },
+    });
+    expect(jobDoc.progress).toEqual({ done: 4, total: 4, ratio: 1 });
+  });
+
+  it('retry: attempt 0 throws midway, Cloud Run retries, attempt 1 succeeds', async () => {
+    await createDispatchedJob(db, 'retry-throw', 1);
+    const args = [
+      'work',
+      'simulate',
+      '--steps',
+      '4',
+      '--step-ms',
+      '20',
+      '--fail-at',
+      '2',
+      '--fail-attempts',
+      '1',
+    ];
+    const { executionName } = await launch('simulate', 'retry-throw', args);
+    const execution = await executionDone(executionName);
+    expect(execution).toMatchObject({ succeededCount: 1, retriedCount: 1 });
+    expect(await readTask(db, 'retry-throw', 0)).toMatchObject({
+      state: 'succeeded',
+      attempt: 1,
+      error: null,
+    });
+    expect((await readJob(db, 'retry-throw')).state).toBe('succeeded');
+  });
+
+  it('retry: attempt 0 is SIGKILLed midway (left running), attempt 1 takes over and finishes', async () => {
+    await createDispatchedJob(db, 'retry-kill', 1);
+    const args = [
+      'work',
+      'simulate',
+      '--steps',
+      '4',
+      '--step-ms',
+      '20',
+      '--fail-at',
+      '2',
+      '--fail-attempts',
+      '1',
+      '--kill',
+    ];
+    const { executionName } = await launch('simulate', 'retry-kill', args);
+    const execution = await executionDone(executionName);
+    expect(execution).toMatchObject({ succeededCount: 1, retriedCount: 1 });
+    expect(await readTask(db, 'retry-kill', 0)).toMatchObject({ state: 'succeeded', attempt: 1 });
+    expect((await readJob(db, 'retry-kill')).state).toBe('succeeded');
+  });
+
+  it('a permanent failure spends no retry: the execution ends after one attempt, the job failed with the message', async () => {
+    await createDispatchedJob(db, 'permanent', 1);
+    const args = [
+      'work',
+      'simulate',
+      '--steps',
+      '3',
+      '--step-ms',
+      '10',
+      '--fail-at',
+      '1',
+      '--permanent',
+    ];
+    const { executionName } = await launch('simulate', 'permanent', args);
+    const execution = await executionDone(executionName);
+    expect(execution.retriedCount).toBe(0);
+    expect(await readTask(db, 'permanent', 0)).toMatchObject({
+      state: 'failed',
+      attempt: 0,
+      willRetry: false,
+    });
+    const jobDoc = await readJob(db, 'permanent');
+    expect(jobDoc.state).toBe('failed');
+    expect(jobDoc.error?.message).toContain('simulated failure at step 1 of 3 (attempt 0)');
+  });
+
+  it('timeout: the task gets SIGTERM, records failed/terminated and exits before the kill', async () => {
+    await createDispatchedJob(db, 'timeout', 1);
+    const args = ['work', 'simulate', '--steps', '1000', '--step-ms', '50'];
+    const started = Date.now();
+    const { executionName } = await launch('simulate-timeout', 'timeout', args, 0);
+    const execution = await executionDone(executionName);
+    // Timeout at 1 s; the kill would come 10 s later.
+    expect(Date.now() - started).toBeLessThan(9000);
+    expect(execution.failedCount).toBe(1);
+    expect(await readTask(db, 'timeout', 0)).toMatchObject({
+      state: 'failed',
+      willRetry: false,
+      error: { code: 'terminated' },
+    });
+    expect(
+      emulatorLog.some(
+        (l) => l.includes('"message":"task recorded"') && l.includes('"exitCode":143'),
+      ),
+    ).toBe(true);
+    expect((await readJob(db, 'timeout')).state).toBe('failed');
+  });
+});
