@@ -30,7 +30,9 @@ export function observedUsage(runs: readonly RecordedRun[]): ObservedUsage {
   let skipped = 0;
   let taskSeconds = 0;
   for (const run of runs) {
-    const taskTimes = run.tasks.map((t) => seconds(t.startedAt, t.finishedAt)).filter((s) => s !== undefined);
+    const taskTimes = run.tasks
+      .map((t) => seconds(t.startedAt, t.finishedAt))
+      .filter((s) => s !== undefined);
     const jobTime = seconds(run.startedAt, run.finishedAt);
     if (taskTimes.length > 0) taskSeconds += taskTimes.reduce((a, b) => a + b, 0);
     else if (jobTime !== undefined) taskSeconds += jobTime;

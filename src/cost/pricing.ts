@@ -50,7 +50,14 @@ export function costOfTaskSeconds(taskSeconds: number, rates: CostRates): CostBr
   const gibSeconds = taskSeconds * rates.memoryGib;
   const vcpuCost = money(vcpuSeconds * rates.vcpuSecondPrice);
   const memoryCost = money(gibSeconds * rates.gibSecondPrice);
-  return { taskSeconds, vcpuSeconds, gibSeconds, vcpuCost, memoryCost, total: money(vcpuCost + memoryCost) };
+  return {
+    taskSeconds,
+    vcpuSeconds,
+    gibSeconds,
+    vcpuCost,
+    memoryCost,
+    total: money(vcpuCost + memoryCost),
+  };
 }
 
 /**

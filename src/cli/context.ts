@@ -1,0 +1,101 @@
+import { Firestore } from '@google-cloud/firestore';
+import { PubSub } from '@google-cloud/pubsub';
+import type { Command } from 'commander';
+import { DEFAULT_COLLECTION, FIXED_ENV } from '../contract/index.ts';
+
+/** The default topic that producers publish job requests on. */
+export const DEFAULT_TOPIC = 'jobbridge-requests';
+/** Env var naming the topic (the `--topic` flag overrides it). */
+export const TOPIC_ENV = 'JOBBRIDGE_TOPIC';
+
+/** What the client commands (publish, status, watch, cancel, cost) read from the environment. */
+export interface ClientConfig {
+  /** GOOGLE_CLOUD_PROJECT; unset lets the Google clients find it from the credentials. */
+  projectId: string | undefined;
+  /** JOBBRIDGE_COLLECTION, default `jobs`. */
+  collection: string;
+  /** JOBBRIDGE_TOPIC, default `jobbridge-requests`. */
+  topic: string;
+  /** Set when the official emulators are used (the Google clients read these themselves). */
+  pubsubEmulatorHost: string | undefined;
+  firestoreEmulatorHost: string | undefined;
+}
+
+const nonEmpty = (value: string | undefined): string | undefined =>
+  value === undefined || value.trim() === '' ? undefined : value.trim();
+
+/** Reads the client commands' configuration: the one place they look at the environment. */
+export function readClientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
+  const collection = nonEmpty(env[FIXED_ENV.collection]) ?? DEFAULT_COLLECTION;
+  if (collection.includes('/')) {
+    throw new Error(
+      `${FIXED_ENV.collection} must be a top-level collection name without "/", got "${collection}"`,
+    );
+  }
+  return {
+    projectId: nonEmpty(env[FIXED_ENV.project]),
+    collection,
+    topic: nonEmpty(env[TOPIC_ENV]) ?? DEFAULT_TOPIC,
+    pubsubEmulatorHost: nonEmpty(env[FIXED_ENV.pubsubEmulatorHost]),
+    firestoreEmulatorHost: nonEmpty(env[FIXED_ENV.firestoreEmulatorHost]),
+  };
+}
+
+/** Runs `use` with a Firestore client and always closes it, so the CLI process can exit. */
+export async function withFirestore<T>(
+  config: ClientConfig,
+  use: (db: Firestore) => Promise<T>,
+): Promise<T> {
+  const db = new Firestore({
+    ...(config.projectId && { projectId: config.projectId }),
+    // As for Pub/Sub: no GCE metadata probe when talking to the emulator.
+    ...(config.firestoreEmulatorHost && { universeDomain: 'googleapis.com' }),
+  });
+  try {
+    return await use(db);
+  } finally {
+    await db.terminate();
+  }
+}
+
+/** Runs `use` with a Pub/Sub client and always closes it. */
+export async function withPubSub<T>(
+  config: ClientConfig,
+  use: (pubsub: PubSub) => Promise<T>,
+): Promise<T> {
+  const pubsub = new PubSub({
+    ...(config.projectId && { projectId: config.projectId }),
+    // On the emulator, naming the universe keeps google-auth-library from probing for a GCE
+    // metadata server (a warning on stderr and a delay); emulatorMode keeps plaintext gRPC.
+    ...(config.pubsubEmulatorHost && { universeDomain: 'googleapis.com', emulatorMode: true }),
+  });
+  try {
+    return await use(pubsub);
+  } finally {
+    await pubsub.close();
+  }
+}
+
+/**
+ * Stops the command with a usage error: one line on stderr, exit code 2 (src/cli.ts maps
+ * commander's errors to 2).
+ */
+export function usageError(command: Command, message: string): never {
+  command.error(`error: ${message}`, { exitCode: 2, code: 'jobbridge.usage' });
+  // command.error throws under exitOverride; this line is for the type checker.
+  throw new Error(message);
+}
+
+/** A request id that has no job document: said the same way by every command. */
+export class JobNotFoundError extends Error {
+  override readonly name = 'JobNotFoundError';
+  constructor(requestId: string, config: ClientConfig) {
+    const where = `collection ${config.collection}${config.projectId ? ` of project ${config.projectId}` : ''}`;
+    super(`no job with request id "${requestId}" in ${where}`);
+  }
+}
+
+/** Writes one line to stdout. */
+export function out(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
