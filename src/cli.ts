@@ -7,7 +7,15 @@ import { Command, CommanderError } from 'commander';
  */
 type Register = (program: Command) => void;
 const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
+  publish: () => import('./cli/publish.ts'),
+  status: () => import('./cli/status.ts'),
+  watch: () => import('./cli/watch.ts'),
+  cancel: () => import('./cli/cancel.ts'),
+  work: () => import('./cli/work.ts'),
+  cost: () => import('./cli/cost.ts'),
+  serve: () => import('./cli/serve.ts'),
   emulator: () => import('./cli/emulator.ts'),
+  dev: () => import('./cli/dev.ts'),
 };
 
 export async function main(argv: string[]): Promise<number> {

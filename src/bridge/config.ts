@@ -1,0 +1,209 @@
+import { DEFAULT_COLLECTION, FIXED_ENV, JOB_NAME_PATTERN } from '../contract/index.ts';
+
+/** Where Google publishes the PEM certificates that sign push OIDC tokens. */
+export const GOOGLE_PEM_CERTS_URL = 'https://www.googleapis.com/oauth2/v1/certs';
+
+/** The crash points a test may ask the bridge to die at (see test-fault.ts). */
+export const TEST_FAULTS = ['after-claim', 'after-launch'] as const;
+export type TestFault = (typeof TEST_FAULTS)[number];
+
+/** Env names of the bridge's own settings (the fixed ones are in the contract's FIXED_ENV). */
+export const BRIDGE_ENV = {
+  ...FIXED_ENV,
+  host: 'JOBBRIDGE_LISTEN_HOST',
+  pushCertsUrl: 'JOBBRIDGE_PUSH_CERTS_URL',
+  leaseMs: 'JOBBRIDGE_LEASE_MS',
+  budgetMs: 'JOBBRIDGE_BUDGET_MS',
+  retentionDays: 'JOBBRIDGE_RETENTION_DAYS',
+  bodyLimitBytes: 'JOBBRIDGE_BODY_LIMIT_BYTES',
+  shutdownGraceMs: 'JOBBRIDGE_SHUTDOWN_GRACE_MS',
+  logLevel: 'LOG_LEVEL',
+  testFault: 'JOBBRIDGE_TEST_FAULT',
+  testFaultsEnabled: 'JOBBRIDGE_TEST_FAULTS_ENABLED',
+} as const;
+
+/** Push authentication: either verified OIDC tokens, or explicitly none. */
+export type PushAuthConfig =
+  | { mode: 'oidc'; audience: string; serviceAccount: string; certsUrl: string }
+  | { mode: 'insecure' };
+
+/** Every setting of `jobbridge serve`, validated. Durations carry their unit in the name. */
+export interface BridgeConfig {
+  projectId: string;
+  region: string;
+  /** The allowlist: job names a request may name. */
+  jobs: ReadonlySet<string>;
+  collection: string;
+  port: number;
+  host: string;
+  pushAuth: PushAuthConfig;
+  /** How long a claim holds a request id before another delivery may take it over. */
+  leaseMs: number;
+  /** Each delivery is answered within this; keep it below the subscription's ack deadline. */
+  budgetMs: number;
+  /** Job documents expire (Firestore TTL on `expireAt`) after this: the dedup window. */
+  retentionDays: number;
+  bodyLimitBytes: number;
+  shutdownGraceMs: number;
+  logLevel: string;
+  cloudRunEmulatorHost: string | undefined;
+  /** Only ever set when JOBBRIDGE_TEST_FAULTS_ENABLED=true. */
+  testFault: TestFault | undefined;
+}
+
+/** One problem with one env var. */
+export interface ConfigIssue {
+  name: string;
+  reason: string;
+}
+
+/** The environment did not make a valid config; lists every problem at once. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[]) {
+    super(`invalid configuration:\n${issues.map((i) => `  ${i.name}: ${i.reason}`).join('\n')}`);
+    this.issues = issues;
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Reads settings one by one, collecting every problem instead of stopping at the first. */
+class EnvReader {
+  readonly issues: ConfigIssue[] = [];
+  private readonly env: Env;
+  constructor(env: Env) {
+    this.env = env;
+  }
+
+  raw(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === '' ? undefined : value;
+  }
+
+  required(name: string, what: string): string {
+    const value = this.raw(name);
+    if (value === undefined) this.issues.push({ name, reason: `is required (${what})` });
+    return value ?? '';
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+      this.issues.push({
+        name,
+        reason: `must be an integer from ${min} to ${max}, got "${value}"`,
+      });
+      return fallback;
+    }
+    return n;
+  }
+
+  bool(name: string): boolean {
+    const value = this.raw(name);
+    if (value === undefined || value === 'false') return false;
+    if (value === 'true') return true;
+    this.issues.push({ name, reason: `must be "true" or "false", got "${value}"` });
+    return false;
+  }
+
+  fail(name: string, reason: string): void {
+    this.issues.push({ name, reason });
+  }
+}
+
+function readJobs(r: EnvReader): Set<string> {
+  const raw = r.required(BRIDGE_ENV.jobs, 'comma-separated job names the bridge may run');
+  const names = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const name of names) {
+    if (!JOB_NAME_PATTERN.test(name)) {
+      r.fail(
+        BRIDGE_ENV.jobs,
+        `"${name}" is not a Cloud Run job name ([a-z][-a-z0-9]*, at most 63)`,
+      );
+    }
+  }
+  if (raw !== '' && names.length === 0) r.fail(BRIDGE_ENV.jobs, 'lists no job name');
+  return new Set(names);
+}
+
+function readPushAuth(r: EnvReader): PushAuthConfig {
+  if (r.bool(BRIDGE_ENV.insecurePush)) return { mode: 'insecure' };
+  const audience = r.required(BRIDGE_ENV.pushAudience, 'the audience of push OIDC tokens');
+  const serviceAccount = r.required(
+    BRIDGE_ENV.pushServiceAccount,
+    'the service account email of push OIDC tokens',
+  );
+  if (serviceAccount !== '' && !serviceAccount.includes('@')) {
+    r.fail(BRIDGE_ENV.pushServiceAccount, 'must be a service account email');
+  }
+  const certsUrl = r.raw(BRIDGE_ENV.pushCertsUrl) ?? GOOGLE_PEM_CERTS_URL;
+  if (!URL.canParse(certsUrl)) r.fail(BRIDGE_ENV.pushCertsUrl, 'must be a URL');
+  return { mode: 'oidc', audience, serviceAccount, certsUrl };
+}
+
+function readTestFault(r: EnvReader): TestFault | undefined {
+  const fault = r.raw(BRIDGE_ENV.testFault);
+  if (fault === undefined) return undefined;
+  if (!r.bool(BRIDGE_ENV.testFaultsEnabled)) {
+    // A crash point must never be switched on by one stray variable in production.
+    r.fail(BRIDGE_ENV.testFault, `is only honoured with ${BRIDGE_ENV.testFaultsEnabled}=true`);
+    return undefined;
+  }
+  if (!(TEST_FAULTS as readonly string[]).includes(fault)) {
+    r.fail(BRIDGE_ENV.testFault, `must be one of ${TEST_FAULTS.join(', ')}`);
+    return undefined;
+  }
+  return fault as TestFault;
+}
+
+/**
+ * Builds the bridge's config from env vars (process.env in the CLI). Throws a ConfigError that
+ * lists every missing or bad setting, so one start tells the operator everything to fix.
+ */
+export function loadBridgeConfig(env: Env): BridgeConfig {
+  const r = new EnvReader(env);
+  const projectId = r.required(BRIDGE_ENV.project, 'the Google Cloud project id');
+  const region = r.required(BRIDGE_ENV.region, 'the Cloud Run location of the jobs');
+  const jobs = readJobs(r);
+  const collection = r.raw(BRIDGE_ENV.collection) ?? DEFAULT_COLLECTION;
+  if (collection.includes('/')) r.fail(BRIDGE_ENV.collection, 'must be a collection id (no "/")');
+  const pushAuth = readPushAuth(r);
+  const leaseMs = r.int(BRIDGE_ENV.leaseMs, 60_000, 100, 3_600_000);
+  const budgetMs = r.int(BRIDGE_ENV.budgetMs, 8_000, 50, 600_000);
+  if (budgetMs >= leaseMs) {
+    // A delivery still working past its lease could race the delivery that takes it over.
+    r.fail(BRIDGE_ENV.budgetMs, `must be below ${BRIDGE_ENV.leaseMs} (${leaseMs})`);
+  }
+  const logLevel = r.raw(BRIDGE_ENV.logLevel) ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    r.fail(BRIDGE_ENV.logLevel, `must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const config: BridgeConfig = {
+    projectId,
+    region,
+    jobs,
+    collection,
+    port: r.int(BRIDGE_ENV.port, 8080, 0, 65_535),
+    host: r.raw(BRIDGE_ENV.host) ?? '0.0.0.0',
+    pushAuth,
+    leaseMs,
+    budgetMs,
+    retentionDays: r.int(BRIDGE_ENV.retentionDays, 30, 1, 3650),
+    bodyLimitBytes: r.int(BRIDGE_ENV.bodyLimitBytes, 1024 * 1024, 1024, 32 * 1024 * 1024),
+    shutdownGraceMs: r.int(BRIDGE_ENV.shutdownGraceMs, 8_000, 0, 600_000),
+    logLevel,
+    cloudRunEmulatorHost: r.raw(BRIDGE_ENV.cloudRunEmulatorHost),
+    testFault: readTestFault(r),
+  };
+  if (r.issues.length > 0) throw new ConfigError(r.issues);
+  return config;
+}

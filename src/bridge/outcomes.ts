@@ -1,0 +1,102 @@
+/**
+ * Every way a push delivery can end, with its HTTP status and a stable reason code. For Pub/Sub
+ * the status is also the retry signal: it acks 102, 200, 201, 202 and 204 and redelivers (with
+ * the subscription's backoff) on anything else. This table is the design document for that
+ * choice; README.md carries the same table.
+ */
+
+/** Statuses Pub/Sub push treats as an ack. */
+export const PUBSUB_ACK_STATUSES: ReadonlySet<number> = new Set([102, 200, 201, 202, 204]);
+
+export interface OutcomeSpec {
+  status: number;
+  /** Why this status: what the sender should understand. */
+  meaning: string;
+}
+
+export const OUTCOMES = {
+  dispatched: { status: 201, meaning: 'an execution was started and recorded' },
+  adopted: {
+    status: 201,
+    meaning: 'a takeover found the execution an earlier delivery started, and recorded it',
+  },
+  duplicate: { status: 200, meaning: 'the request id is already dispatched or finished' },
+  rejected: {
+    status: 200,
+    meaning:
+      'invalid request or envelope (`rejected:<field>`), recorded as `rejected` when the request id is known; acked so a poison message cannot loop',
+  },
+  'launch-failed': {
+    status: 200,
+    meaning: 'Cloud Run refused the run permanently (unknown job, INVALID_ARGUMENT, …): `failed`',
+  },
+  'in-progress': {
+    status: 409,
+    meaning: 'another delivery holds a live lease on this request id; retry later',
+  },
+  'lease-lost': {
+    status: 409,
+    meaning: 'the lease was taken over while this delivery worked; the new holder finishes',
+  },
+  'launch-retryable': {
+    status: 503,
+    meaning: 'Cloud Run answered a retryable error; the lease was released',
+  },
+  'store-unavailable': {
+    status: 503,
+    meaning: 'Firestore failed or was unreachable; nothing was half-written',
+  },
+  'budget-exceeded': {
+    status: 503,
+    meaning: 'no answer within the request budget; the lease protects the work left running',
+  },
+  'auth:missing-token': { status: 401, meaning: 'no `Authorization: Bearer` token' },
+  'auth:invalid-token': { status: 401, meaning: 'malformed token, or bad signature' },
+  'auth:unknown-key': { status: 401, meaning: 'token signed by a key not in the issuer key set' },
+  'auth:expired': { status: 401, meaning: 'token expired or not yet valid' },
+  'auth:wrong-audience': { status: 401, meaning: 'token audience is not the configured one' },
+  'auth:wrong-issuer': { status: 401, meaning: 'token issuer is not Google' },
+  'auth:wrong-service-account': {
+    status: 403,
+    meaning: 'token email is not the push service account, or it is not verified',
+  },
+  'auth:certs-unavailable': {
+    status: 503,
+    meaning: "Google's signing certificates could not be fetched",
+  },
+  internal: { status: 500, meaning: 'a bug: logged with its cause' },
+} as const satisfies Record<string, OutcomeSpec>;
+
+export type OutcomeCode = keyof typeof OUTCOMES;
+export type AuthOutcome = Extract<OutcomeCode, `auth:${string}`>;
+
+/** A finished delivery: what to answer and what to log. */
+export interface Outcome {
+  code: OutcomeCode;
+  /** `code`, or `rejected:<field>` for a rejection. */
+  reason: string;
+  status: number;
+  detail?: Record<string, unknown>;
+}
+
+/** The outcome for `code`, its status taken from the table. */
+export function outcome(code: OutcomeCode, detail?: Record<string, unknown>): Outcome {
+  return { code, reason: code, status: OUTCOMES[code].status, ...(detail ? { detail } : {}) };
+}
+
+/**
+ * A rejection naming the top-level field at fault (`rejected:env`, `rejected:taskCount`): stable,
+ * because it never carries a producer's own names; the full paths go into `detail.issues`.
+ */
+export function rejected(
+  field: string,
+  issues: readonly { path: string; reason: string }[],
+): Outcome {
+  const top = field.split('.')[0] || '(root)';
+  return { ...outcome('rejected', { issues }), reason: `rejected:${top}` };
+}
+
+/** Whether Pub/Sub will ack (not redeliver) this outcome. */
+export function isAck(o: Outcome): boolean {
+  return PUBSUB_ACK_STATUSES.has(o.status);
+}

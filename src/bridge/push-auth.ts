@@ -1,0 +1,71 @@
+import { OAuth2Client } from 'google-auth-library';
+import type { AuthOutcome } from './outcomes.ts';
+
+/** Checks the `Authorization` header of a push request. */
+export interface PushVerifier {
+  /** Undefined when the request may proceed, else the auth outcome to answer with. */
+  verify(authorization: string | undefined): Promise<AuthOutcome | undefined>;
+}
+
+export interface OidcVerifierOptions {
+  audience: string;
+  serviceAccount: string;
+  /** PEM certificate set (kid → PEM) URL; Google's unless a test serves its own. */
+  certsUrl: string;
+  /** A client to reuse (it caches the certificates per their Cache-Control). */
+  client?: OAuth2Client;
+}
+
+/**
+ * google-auth-library reports every verification failure as a plain Error with a message, no
+ * code; this is the one place that reads those messages, so a library change breaks one test
+ * here rather than silently turning a bad token into a different status.
+ */
+function classifyVerifyError(err: unknown): AuthOutcome {
+  const message = err instanceof Error ? err.message : String(err);
+  if (message.startsWith('Failed to retrieve verification certificates')) {
+    return 'auth:certs-unavailable';
+  }
+  if (message.startsWith('No pem found')) return 'auth:unknown-key';
+  if (message.startsWith('Token used too late') || message.startsWith('Token used too early')) {
+    return 'auth:expired';
+  }
+  if (message.startsWith('Wrong recipient')) return 'auth:wrong-audience';
+  if (message.startsWith('Invalid issuer')) return 'auth:wrong-issuer';
+  return 'auth:invalid-token';
+}
+
+/**
+ * Verifies Pub/Sub push OIDC tokens with google-auth-library's `verifyIdToken` (signature against
+ * the issuer's key set, audience, issuer, expiry), then the claims Pub/Sub adds: `email` must be
+ * the push service account and `email_verified` true. The token itself is never logged: the
+ * library's error messages contain it, so only the classified outcome leaves this function.
+ */
+export function createOidcVerifier(options: OidcVerifierOptions): PushVerifier {
+  const client =
+    options.client ??
+    new OAuth2Client({ endpoints: { oauth2FederatedSignonPemCertsUrl: options.certsUrl } });
+  return {
+    async verify(authorization) {
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+      const idToken = match?.[1];
+      if (idToken === undefined) return 'auth:missing-token';
+      let payload;
+      try {
+        const ticket = await client.verifyIdToken({ idToken, audience: options.audience });
+        payload = ticket.getPayload();
+      } catch (err: unknown) {
+        return classifyVerifyError(err);
+      }
+      if (payload?.email !== options.serviceAccount || payload.email_verified !== true) {
+        return 'auth:wrong-service-account';
+      }
+      return undefined;
+    },
+  };
+}
+
+/** Accepts every request: only with JOBBRIDGE_INSECURE_PUSH=true (warned about at start). */
+export function insecureVerifier(): PushVerifier {
+  return { verify: () => Promise.resolve(undefined) };
+}

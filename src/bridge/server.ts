@@ -1,0 +1,261 @@
+import type { Firestore } from '@google-cloud/firestore';
+import Fastify, {
+  LogController,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
+import { jobDocumentId } from '../contract/index.ts';
+import type { Launcher } from '../launcher/index.ts';
+import type { Logger } from '../log.ts';
+import { newOpCount, type OpCount } from '../store/job-ops.ts';
+import { JobRepository } from '../store/job-repository.ts';
+import type { BridgeConfig, TestFault } from './config.ts';
+import { Dispatcher } from './dispatch.ts';
+import { isAck, outcome, rejected, type Outcome } from './outcomes.ts';
+import { createOidcVerifier, insecureVerifier, type PushVerifier } from './push-auth.ts';
+import { parsePushDelivery, type ParsedDelivery } from './push-envelope.ts';
+import { traceFields } from './trace.ts';
+
+export type ServerConfig = Pick<
+  BridgeConfig,
+  | 'projectId'
+  | 'jobs'
+  | 'collection'
+  | 'pushAuth'
+  | 'leaseMs'
+  | 'budgetMs'
+  | 'retentionDays'
+  | 'bodyLimitBytes'
+  | 'shutdownGraceMs'
+>;
+
+export interface BridgeServerDeps {
+  config: ServerConfig;
+  firestore: Firestore;
+  launcher: Launcher;
+  logger: Logger;
+  /** Defaults to the one `config.pushAuth` describes. */
+  verifier?: PushVerifier;
+  fault?: (point: TestFault) => void;
+  now?: () => Date;
+}
+
+/** The fastify instance of the bridge (its logger is our pino logger). */
+export type BridgeServer = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  Logger
+>;
+
+export const PUSH_PATH = '/pubsub/push';
+
+/** What one delivery did, for its log line. */
+interface DeliveryLog {
+  requestId?: string;
+  messageId?: string;
+  deliveryAttempt?: number;
+  job?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    delivery: DeliveryLog;
+    startedAt: number;
+  }
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+
+function verifierFor(config: ServerConfig): PushVerifier {
+  return config.pushAuth.mode === 'oidc' ? createOidcVerifier(config.pushAuth) : insecureVerifier();
+}
+
+/**
+ * The bridge's HTTP server: `POST /pubsub/push`, `GET /healthz`, `GET /readyz`. Not listening
+ * yet: the caller calls `listen()` (the CLI) or `inject()` (tests). Work still running when a
+ * delivery's budget ran out is tracked, and closing the server waits for it.
+ */
+export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
+  const { config, logger } = deps;
+  const verifier = deps.verifier ?? verifierFor(config);
+  const repository = new JobRepository(deps.firestore, config.collection);
+  const now = deps.now ?? (() => new Date());
+  const dispatcher = new Dispatcher({
+    repository,
+    launcher: deps.launcher,
+    leaseMs: config.leaseMs,
+    retentionMs: config.retentionDays * DAY_MS,
+    now,
+    ...(deps.fault ? { fault: deps.fault } : {}),
+  });
+  const inflight = new Set<Promise<unknown>>();
+  const app = Fastify({
+    loggerInstance: logger,
+    // One line per delivery is written by `reply` below; fastify's own two would add noise.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimitBytes,
+  });
+  app.decorateRequest('delivery', null as unknown as DeliveryLog);
+  app.decorateRequest('startedAt', 0);
+
+  // The body is read raw, whatever its content type: parsing it is the envelope's job, so that
+  // every malformed body gets a documented reason code rather than a framework error.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  const reply = (req: FastifyRequest, res: FastifyReply, result: Outcome, ops?: OpCount) => {
+    const fields = {
+      ...req.delivery,
+      outcome: result.reason,
+      status: result.status,
+      latencyMs: Math.round(performance.now() - req.startedAt),
+      ...(ops ? { firestore: ops } : {}),
+      ...(result.detail ?? {}),
+      ...traceFields(config.projectId, req.headers),
+    };
+    const level =
+      result.code === 'internal' || result.code === 'lease-lost'
+        ? 'error'
+        : isAck(result)
+          ? 'info'
+          : 'warn';
+    logger[level](fields, 'push delivery');
+    return res.code(result.status).send({ outcome: result.reason, ...(result.detail ?? {}) });
+  };
+
+  const within = async (work: Promise<Outcome>, budgetLeftMs: number): Promise<Outcome> => {
+    inflight.add(work);
+    void work.finally(() => inflight.delete(work));
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<Outcome>((resolve) => {
+      timer = setTimeout(() => resolve(outcome('budget-exceeded')), Math.max(0, budgetLeftMs));
+    });
+    try {
+      return await Promise.race([work, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const recordRejection = async (parsed: Extract<ParsedDelivery, { ok: false }>, ops: OpCount) => {
+    if (parsed.requestId === undefined || parsed.source === undefined) return parsed.outcome;
+    const issues = (parsed.outcome.detail?.issues ?? []) as { path: string; reason: string }[];
+    try {
+      await repository.recordRejected(
+        {
+          docId: jobDocumentId(parsed.requestId),
+          requestId: parsed.requestId,
+          job: parsed.job,
+          source: parsed.source,
+          issues,
+          reason: parsed.outcome.reason,
+          now: now(),
+          retentionMs: config.retentionDays * DAY_MS,
+        },
+        ops,
+      );
+      return parsed.outcome;
+    } catch (err: unknown) {
+      // Recording why is part of the answer: without it, let Pub/Sub try again.
+      const message = err instanceof Error ? err.message : String(err);
+      return outcome('store-unavailable', { error: { code: 'STORE', message } });
+    }
+  };
+
+  app.post(PUSH_PATH, {
+    onRequest: async (req, res) => {
+      req.startedAt = performance.now();
+      req.delivery = {};
+      const denied = await verifier.verify(req.headers.authorization);
+      if (denied !== undefined) return reply(req, res, outcome(denied));
+      return undefined;
+    },
+    handler: async (req, res) => {
+      const ops = newOpCount();
+      const deadlineMs = Date.now() + config.budgetMs - (performance.now() - req.startedAt);
+      const parsed = parsePushDelivery(req.body as Buffer | undefined, config.jobs);
+      if (!parsed.ok) {
+        req.delivery = {
+          ...(parsed.requestId !== undefined ? { requestId: parsed.requestId } : {}),
+          ...(parsed.source ? { messageId: parsed.source.messageId } : {}),
+          ...(parsed.source?.deliveryAttempt !== undefined
+            ? { deliveryAttempt: parsed.source.deliveryAttempt }
+            : {}),
+        };
+        const result = await within(recordRejection(parsed, ops), deadlineMs - Date.now());
+        return reply(req, res, result, ops);
+      }
+      const { delivery } = parsed;
+      req.delivery = {
+        requestId: delivery.requestId,
+        messageId: delivery.source.messageId,
+        ...(delivery.source.deliveryAttempt !== undefined
+          ? { deliveryAttempt: delivery.source.deliveryAttempt }
+          : {}),
+        job: delivery.request.job,
+      };
+      const result = await within(
+        dispatcher.dispatch(delivery, ops, deadlineMs),
+        deadlineMs - Date.now(),
+      );
+      return reply(req, res, result, ops);
+    },
+  });
+
+  app.get('/healthz', () => Promise.resolve({ status: 'ok' }));
+
+  app.get('/readyz', async (_req, res) => {
+    try {
+      // Any answer from Firestore, even "no such document", proves it is reachable.
+      const probe = repository.ref('readyz-probe').get();
+      const timeout = new Promise<never>((_, rejectAfter) => {
+        setTimeout(() => rejectAfter(new Error('timed out after 2000 ms')), 2000).unref();
+      });
+      await Promise.race([probe, timeout]);
+      return { status: 'ready' };
+    } catch (err: unknown) {
+      const message = err instanceof Error ? err.message : String(err);
+      return res.code(503).send({ status: 'unavailable', reason: `firestore: ${message}` });
+    }
+  });
+
+  app.setErrorHandler((err: { code?: string; statusCode?: number }, req, res) => {
+    req.startedAt ||= performance.now();
+    req.delivery ??= {};
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      // A message that can never fit must not loop: ack it like any other bad input.
+      const issues = [{ path: 'body', reason: `is over ${config.bodyLimitBytes} bytes` }];
+      return reply(req, res, rejected('body', issues));
+    }
+    logger.error({ err }, 'unhandled error');
+    return reply(req, res, outcome('internal'));
+  });
+
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onSend', async (_req, res) => {
+    // Tell keep-alive clients to reconnect elsewhere while this instance drains.
+    if (closing) res.header('connection', 'close');
+  });
+
+  app.addHook('onClose', async () => {
+    // Work that outlived its delivery's budget still holds a lease: let it finish and record,
+    // within the grace period (past it, the lease expires and a redelivery takes over).
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, config.shutdownGraceMs);
+    });
+    await Promise.race([Promise.allSettled([...inflight]), grace]);
+    clearTimeout(timer);
+  });
+
+  return app;
+}

@@ -1,0 +1,105 @@
+import type {
+  ErrorInfo,
+  FieldIssue,
+  JobDocument,
+  JobRequest,
+  RequestSource,
+} from '../contract/index.ts';
+
+/** What a claim needs to know about the request and the delivery. */
+export interface ClaimInput {
+  docId: string;
+  requestId: string;
+  request: JobRequest;
+  source: RequestSource;
+  /** One id per delivery attempt: whoever holds it may start the execution. */
+  owner: string;
+  now: Date;
+  leaseMs: number;
+  /** How long the document lives (the TTL on `expireAt`): the dedup window. */
+  retentionMs: number;
+}
+
+/** The request fields as stored: env names only, never values (they may hold secrets). */
+export function requestFields(
+  request: JobRequest,
+): Pick<
+  JobDocument,
+  | 'job'
+  | 'function'
+  | 'args'
+  | 'envNames'
+  | 'taskCount'
+  | 'timeoutSeconds'
+  | 'labels'
+  | 'concurrencyKey'
+> {
+  return {
+    job: request.job,
+    function: request.function ?? null,
+    args: request.args ?? [],
+    envNames: Object.keys(request.env ?? {}).sort(),
+    taskCount: request.taskCount ?? null,
+    timeoutSeconds: request.timeoutSeconds ?? null,
+    labels: request.labels ?? {},
+    concurrencyKey: request.concurrencyKey ?? null,
+  };
+}
+
+/** The `dispatching` document a fresh claim creates, holding the lease for `owner`. */
+export function claimDocument(input: ClaimInput): JobDocument {
+  return {
+    requestId: input.requestId,
+    state: 'dispatching',
+    ...requestFields(input.request),
+    source: input.source,
+    dispatch: {
+      leaseOwner: input.owner,
+      leaseExpiresAt: new Date(input.now.getTime() + input.leaseMs),
+      attempts: 1,
+    },
+    error: null,
+    createdAt: input.now,
+    updatedAt: input.now,
+    expireAt: new Date(input.now.getTime() + input.retentionMs),
+  };
+}
+
+/** What a rejected request leaves behind, so consumers can see why it never ran. */
+export interface RejectionInput {
+  docId: string;
+  requestId: string;
+  /** The job name the data gave, if any (may be invalid, so it is cut to a sane length). */
+  job: string | undefined;
+  source: RequestSource;
+  issues: readonly FieldIssue[];
+  reason: string;
+  now: Date;
+  retentionMs: number;
+}
+
+export function rejectedDocument(input: RejectionInput): JobDocument {
+  const error: ErrorInfo = {
+    code: input.reason,
+    message: input.issues.map((i) => `${i.path}: ${i.reason}`).join('; '),
+  };
+  return {
+    requestId: input.requestId,
+    state: 'rejected',
+    job: (input.job ?? '').slice(0, 63),
+    function: null,
+    args: [],
+    envNames: [],
+    taskCount: null,
+    timeoutSeconds: null,
+    labels: {},
+    source: input.source,
+    dispatch: { leaseOwner: null, leaseExpiresAt: null, attempts: 0 },
+    error,
+    issues: input.issues.map((i) => ({ path: i.path, reason: i.reason })),
+    createdAt: input.now,
+    updatedAt: input.now,
+    finishedAt: input.now,
+    expireAt: new Date(input.now.getTime() + input.retentionMs),
+  };
+}

@@ -1,0 +1,226 @@
+import type {
+  DocumentData,
+  DocumentReference,
+  DocumentSnapshot,
+  Firestore,
+  Timestamp,
+  UpdateData,
+} from '@google-cloud/firestore';
+import type { ErrorInfo, JobDocument, JobState } from '../contract/index.ts';
+import {
+  claimDocument,
+  rejectedDocument,
+  requestFields,
+  type ClaimInput,
+  type RejectionInput,
+} from './job-claim-document.ts';
+import { GRPC_CODE, grpcCode, type OpCount } from './job-ops.ts';
+
+/** Fields to update, dotted paths allowed (`dispatch.leaseOwner`). */
+type Patch = UpdateData<DocumentData>;
+
+/** A lease this delivery holds, fenced by the update time of its own last write. */
+export interface Lease {
+  docId: string;
+  owner: string;
+  /** The document's update time right after our write: a later write by anyone else moves it. */
+  writeTime: Timestamp;
+}
+
+/** The job document as a failed claim found it. */
+export interface ExistingJob {
+  docId: string;
+  state: JobState;
+  job: string;
+  leaseOwner: string | null;
+  leaseExpiresAt: Date | null;
+  attempts: number;
+  updateTime: Timestamp;
+}
+
+export type ClaimResult =
+  { kind: 'claimed'; lease: Lease } | { kind: 'existing'; job: ExistingJob };
+
+/** What `dispatched` records about the execution. */
+export interface DispatchRecord {
+  operationName: string | null;
+  executionName: string;
+  adopted: boolean;
+}
+
+function existingJob(docId: string, snap: DocumentSnapshot): ExistingJob {
+  const data: (Partial<JobDocument> & Record<string, unknown>) | undefined = snap.data();
+  const expires = data?.dispatch?.leaseExpiresAt as unknown as Timestamp | null | undefined;
+  return {
+    docId,
+    state: data?.state ?? 'dispatching',
+    job: data?.job ?? '',
+    leaseOwner: data?.dispatch?.leaseOwner ?? null,
+    leaseExpiresAt: expires ? expires.toDate() : null,
+    attempts: data?.dispatch?.attempts ?? 0,
+    updateTime: snap.updateTime as Timestamp,
+  };
+}
+
+/**
+ * The Firestore side of the dedup-and-dispatch protocol on `jobs/{id}`. A fresh request costs
+ * two writes and no read: an atomic `create()` claims it, and an update preconditioned on the
+ * claim's own write time records the dispatch. Reads happen only when a claim fails or a
+ * precondition does (someone else wrote). Every call counts its operations into `ops`.
+ */
+export class JobRepository {
+  private readonly firestore: Firestore;
+  private readonly collection: string;
+
+  constructor(firestore: Firestore, collection: string) {
+    this.firestore = firestore;
+    this.collection = collection;
+  }
+
+  ref(docId: string): DocumentReference {
+    return this.firestore.collection(this.collection).doc(docId);
+  }
+
+  /** Creates the `dispatching` document with our lease, or reads the one already there. */
+  async claim(input: ClaimInput, ops: OpCount): Promise<ClaimResult> {
+    const ref = this.ref(input.docId);
+    try {
+      ops.writes++;
+      const result = await ref.create(claimDocument(input));
+      return {
+        kind: 'claimed',
+        lease: { docId: input.docId, owner: input.owner, writeTime: result.writeTime },
+      };
+    } catch (err: unknown) {
+      if (grpcCode(err) !== GRPC_CODE.ALREADY_EXISTS) throw err;
+    }
+    ops.reads++;
+    const snap = await ref.get();
+    // Deleted between the two calls (TTL): the next delivery claims it afresh.
+    if (!snap.exists)
+      throw Object.assign(new Error('job document vanished during claim'), {
+        code: GRPC_CODE.ABORTED,
+      });
+    return { kind: 'existing', job: existingJob(input.docId, snap) };
+  }
+
+  /**
+   * Takes over an expired lease, only if nobody wrote since `existing` was read; undefined when
+   * another delivery got there first. The request fields are those of this delivery (env values
+   * are never stored, so a takeover launches with what it was given).
+   */
+  async takeOver(
+    existing: ExistingJob,
+    input: ClaimInput,
+    ops: OpCount,
+  ): Promise<Lease | undefined> {
+    const update: Patch = {
+      ...requestFields(input.request),
+      state: 'dispatching',
+      source: input.source,
+      'dispatch.leaseOwner': input.owner,
+      'dispatch.leaseExpiresAt': new Date(input.now.getTime() + input.leaseMs),
+      'dispatch.attempts': existing.attempts + 1,
+      updatedAt: input.now,
+    };
+    try {
+      ops.writes++;
+      const result = await this.ref(existing.docId).update(update, {
+        lastUpdateTime: existing.updateTime,
+      });
+      return { docId: existing.docId, owner: input.owner, writeTime: result.writeTime };
+    } catch (err: unknown) {
+      if (grpcCode(err) === GRPC_CODE.FAILED_PRECONDITION) return undefined;
+      throw err;
+    }
+  }
+
+  /** Records `dispatched` with the execution, only while `lease` is ours. False when lost. */
+  recordDispatched(
+    lease: Lease,
+    record: DispatchRecord,
+    now: Date,
+    ops: OpCount,
+  ): Promise<boolean> {
+    return this.whileLeased(lease, ops, (state) => ({
+      // A worker of this very execution may already have moved the job on (running, …).
+      ...(state === 'dispatching' ? { state: 'dispatched' as const } : {}),
+      'dispatch.leaseOwner': null,
+      'dispatch.leaseExpiresAt': null,
+      'dispatch.operationName': record.operationName,
+      'dispatch.executionName': record.executionName,
+      'dispatch.adopted': record.adopted,
+      dispatchedAt: now,
+      updatedAt: now,
+    }));
+  }
+
+  /** Gives the lease up after a retryable error, so the redelivery can take over at once. */
+  async release(lease: Lease, now: Date, ops: OpCount): Promise<void> {
+    await this.whileLeased(lease, ops, (state) =>
+      state === 'dispatching'
+        ? { 'dispatch.leaseOwner': null, 'dispatch.leaseExpiresAt': null, updatedAt: now }
+        : undefined,
+    );
+  }
+
+  /** Records a permanent launch failure as `failed`, only while `lease` is ours. */
+  recordFailed(lease: Lease, error: ErrorInfo, now: Date, ops: OpCount): Promise<boolean> {
+    return this.whileLeased(lease, ops, (state) =>
+      state === 'dispatching'
+        ? {
+            state: 'failed' as const,
+            error,
+            'dispatch.leaseOwner': null,
+            'dispatch.leaseExpiresAt': null,
+            finishedAt: now,
+            updatedAt: now,
+          }
+        : undefined,
+    );
+  }
+
+  /** Records a rejected request; a document already there (any state) is left as it is. */
+  async recordRejected(input: RejectionInput, ops: OpCount): Promise<void> {
+    try {
+      ops.writes++;
+      await this.ref(input.docId).create(rejectedDocument(input));
+    } catch (err: unknown) {
+      if (grpcCode(err) !== GRPC_CODE.ALREADY_EXISTS) throw err;
+    }
+  }
+
+  /**
+   * Applies `change(state)` if the lease is still ours. Fast path: an update preconditioned on
+   * our own last write time (no read). If anyone wrote since — a worker reporting progress, or a
+   * takeover — a transaction reads the document and writes only if the lease owner is still us.
+   */
+  private async whileLeased(
+    lease: Lease,
+    ops: OpCount,
+    change: (state: JobState) => Patch | undefined,
+  ): Promise<boolean> {
+    const ref = this.ref(lease.docId);
+    const fast = change('dispatching');
+    if (fast !== undefined) {
+      try {
+        ops.writes++;
+        await ref.update(fast, { lastUpdateTime: lease.writeTime });
+        return true;
+      } catch (err: unknown) {
+        if (grpcCode(err) !== GRPC_CODE.FAILED_PRECONDITION) throw err;
+      }
+    }
+    return this.firestore.runTransaction(async (tx) => {
+      ops.reads++;
+      const snap = await tx.get(ref);
+      const current = existingJob(lease.docId, snap);
+      if (!snap.exists || current.leaseOwner !== lease.owner) return false;
+      const update = change(current.state);
+      if (update === undefined) return false;
+      ops.writes++;
+      tx.update(ref, update);
+      return true;
+    });
+  }
+}

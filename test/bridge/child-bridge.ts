@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+
+/** A `node src/cli.ts serve` child: its JSON log lines, its port once listening, its exit. */
+export interface ChildBridge {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  lines: () => Record<string, unknown>[];
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Kills it (SIGKILL) unless it already exited, and waits. */
+  kill: () => Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+
+/** Kills every child still running (for afterAll). */
+export async function killAllChildren(): Promise<void> {
+  await Promise.all(
+    [...children].map(async (child) => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const done = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await done;
+      }
+    }),
+  );
+}
+
+/** Runs the CLI with exactly `env` (no inherited settings) and no wait for anything. */
+export function spawnCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): { child: ChildProcess; exited: ChildBridge['exited']; out: () => string; err: () => string } {
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let out = '';
+  let err = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  return { child, exited, out: () => out, err: () => err };
+}
+
+/** Starts `jobbridge serve` and resolves once it logged that it listens. */
+export async function startChildBridge(
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 20_000,
+): Promise<ChildBridge> {
+  const { child, exited, out, err } = spawnCli(['serve'], env);
+  const lines = () =>
+    out()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const deadline = Date.now() + timeoutMs;
+  let port: number | undefined;
+  while (port === undefined) {
+    const listening = lines().find((l) => l.message === 'bridge listening');
+    if (listening) port = listening.port as number;
+    else if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`jobbridge serve exited before listening:\n${err()}`);
+    } else if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`jobbridge serve did not listen within ${timeoutMs} ms:\n${err()}`);
+    } else await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    child,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    lines,
+    stderr: err,
+    exited,
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadBridgeConfig } from '../../src/bridge/config.ts';
+import {
+  isAck,
+  OUTCOMES,
+  outcome,
+  PUBSUB_ACK_STATUSES,
+  rejected,
+} from '../../src/bridge/outcomes.ts';
+import { traceFields, TRACE_KEY, SPAN_KEY } from '../../src/bridge/trace.ts';
+import { killAllChildren, spawnCli } from './child-bridge.ts';
+
+const BASE = {
+  GOOGLE_CLOUD_PROJECT: 'p',
+  JOBBRIDGE_REGION: 'asia-northeast1',
+  JOBBRIDGE_JOBS: 'screenshot, export',
+  JOBBRIDGE_PUSH_AUDIENCE: 'https://bridge.example.com/pubsub/push',
+  JOBBRIDGE_PUSH_SERVICE_ACCOUNT: 'push@p.iam.gserviceaccount.com',
+};
+
+function issuesOf(env: Record<string, string>): string[] {
+  try {
+    loadBridgeConfig(env);
+  } catch (err: unknown) {
+    if (err instanceof ConfigError) return err.issues.map((i) => i.name);
+    throw err;
+  }
+  return [];
+}
+
+describe('config', () => {
+  it('applies the defaults and reads the allowlist', () => {
+    const config = loadBridgeConfig(BASE);
+    expect(config).toMatchObject({
+      port: 8080,
+      collection: 'jobs',
+      leaseMs: 60_000,
+      budgetMs: 8_000,
+      retentionDays: 30,
+    });
+    expect([...config.jobs]).toEqual(['screenshot', 'export']);
+    expect(config.pushAuth).toMatchObject({
+      mode: 'oidc',
+      serviceAccount: 'push@p.iam.gserviceaccount.com',
+    });
+    expect(config.testFault).toBeUndefined();
+  });
+
+  it('lists every problem at once, each naming its variable', () => {
+    expect(
+      issuesOf({ PORT: 'eighty', JOBBRIDGE_LEASE_MS: '-1', JOBBRIDGE_JOBS: 'Bad_Name' }),
+    ).toEqual(
+      expect.arrayContaining([
+        'GOOGLE_CLOUD_PROJECT',
+        'JOBBRIDGE_REGION',
+        'JOBBRIDGE_JOBS',
+        'JOBBRIDGE_PUSH_AUDIENCE',
+        'JOBBRIDGE_PUSH_SERVICE_ACCOUNT',
+        'PORT',
+        'JOBBRIDGE_LEASE_MS',
+      ]),
+    );
+  });
+
+  it('needs no audience with insecure push, and refuses a budget not below the lease', () => {
+    const { JOBBRIDGE_PUSH_AUDIENCE: _a, JOBBRIDGE_PUSH_SERVICE_ACCOUNT: _s, ...rest } = BASE;
+    expect(loadBridgeConfig({ ...rest, JOBBRIDGE_INSECURE_PUSH: 'true' }).pushAuth).toEqual({
+      mode: 'insecure',
+    });
+    expect(issuesOf({ ...BASE, JOBBRIDGE_INSECURE_PUSH: 'yes' })).toEqual([
+      'JOBBRIDGE_INSECURE_PUSH',
+    ]);
+    expect(issuesOf({ ...BASE, JOBBRIDGE_LEASE_MS: '1000', JOBBRIDGE_BUDGET_MS: '1000' })).toEqual([
+      'JOBBRIDGE_BUDGET_MS',
+    ]);
+  });
+
+  it('honours a test fault only when explicitly enabled', () => {
+    expect(issuesOf({ ...BASE, JOBBRIDGE_TEST_FAULT: 'after-claim' })).toEqual([
+      'JOBBRIDGE_TEST_FAULT',
+    ]);
+    const enabled = {
+      ...BASE,
+      JOBBRIDGE_TEST_FAULT: 'after-claim',
+      JOBBRIDGE_TEST_FAULTS_ENABLED: 'true',
+    };
+    expect(loadBridgeConfig(enabled).testFault).toBe('after-claim');
+    expect(issuesOf({ ...enabled, JOBBRIDGE_TEST_FAULT: 'whenever' })).toEqual([
+      'JOBBRIDGE_TEST_FAULT',
+    ]);
+  });
+
+  it('`jobbridge serve` with a bad environment exits 1 listing every problem', async () => {
+    try {
+      const run = spawnCli(['serve'], { PATH: process.env.PATH, PORT: 'x' });
+      const { code } = await run.exited;
+      expect(code).toBe(1);
+      for (const name of [
+        'GOOGLE_CLOUD_PROJECT',
+        'JOBBRIDGE_REGION',
+        'JOBBRIDGE_JOBS',
+        'JOBBRIDGE_PUSH_AUDIENCE',
+        'PORT',
+      ]) {
+        expect(run.err()).toContain(name);
+      }
+    } finally {
+      await killAllChildren();
+    }
+  });
+});
+
+describe('the outcome table', () => {
+  it('acks exactly the outcomes whose status Pub/Sub treats as an ack', () => {
+    const acked = Object.entries(OUTCOMES)
+      .filter(([, spec]) => PUBSUB_ACK_STATUSES.has(spec.status))
+      .map(([code]) => code);
+    expect(acked.sort()).toEqual(
+      ['adopted', 'dispatched', 'duplicate', 'launch-failed', 'rejected'].sort(),
+    );
+    for (const code of [
+      'in-progress',
+      'launch-retryable',
+      'store-unavailable',
+      'budget-exceeded',
+      'auth:expired',
+    ] as const) {
+      expect(isAck(outcome(code))).toBe(false);
+    }
+  });
+
+  it('names a rejection by its top-level field only, never by a producer-chosen name', () => {
+    expect(rejected('env.MY_SECRET_NAME', []).reason).toBe('rejected:env');
+    expect(rejected('taskCount', []).reason).toBe('rejected:taskCount');
+  });
+});
+
+describe('trace fields', () => {
+  it('reads traceparent first, then X-Cloud-Trace-Context', () => {
+    const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    expect(traceFields('p', { traceparent: `00-${trace}-00f067aa0ba902b7-01` })).toEqual({
+      [TRACE_KEY]: `projects/p/traces/${trace}`,
+      [SPAN_KEY]: '00f067aa0ba902b7',
+    });
+    expect(traceFields('p', { 'x-cloud-trace-context': `${trace}/255;o=1` })).toEqual({
+      [TRACE_KEY]: `projects/p/traces/${trace}`,
+      [SPAN_KEY]: '00000000000000ff',
+    });
+    expect(traceFields('p', { traceparent: 'garbage' })).toEqual({});
+  });
+});

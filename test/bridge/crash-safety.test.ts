@@ -1,0 +1,112 @@
+import type { Firestore } from '@google-cloud/firestore';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRunEmulator, type StartedRunEmulator } from '../../src/emulator/index.ts';
+import { createRunClients, type RunClients } from '../../src/launcher/index.ts';
+import { emulatorHosts, testFirestore, testProjectId } from '../harness/google.ts';
+import { killAllChildren, startChildBridge, type ChildBridge } from './child-bridge.ts';
+import { envelope, eventually, JOB, jobRequest, REGION } from './rig.ts';
+
+const LEASE_MS = 2500;
+
+describe('crash safety: a bridge SIGKILLed mid-delivery, then a redelivery after the lease', () => {
+  const projectId = testProjectId('bridge-crash');
+  let firestore: Firestore;
+  let emulator: StartedRunEmulator;
+  let run: RunClients;
+  let survivor: ChildBridge;
+
+  const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
+    PATH: process.env.PATH,
+    GOOGLE_CLOUD_PROJECT: projectId,
+    JOBBRIDGE_REGION: REGION,
+    JOBBRIDGE_JOBS: JOB,
+    JOBBRIDGE_INSECURE_PUSH: 'true',
+    JOBBRIDGE_LISTEN_HOST: '127.0.0.1',
+    PORT: '0',
+    JOBBRIDGE_LEASE_MS: String(LEASE_MS),
+    JOBBRIDGE_BUDGET_MS: '2000',
+    FIRESTORE_EMULATOR_HOST: emulatorHosts().firestore,
+    CLOUD_RUN_EMULATOR_HOST: emulator.host,
+    ...extra,
+  });
+  const executionsOf = async (requestId: string) => {
+    const [list] = await run.executions.listExecutions({
+      parent: `projects/${projectId}/locations/${REGION}/jobs/${JOB}`,
+    });
+    return list.filter((e) =>
+      e.template?.containers?.[0]?.env?.some(
+        (v) => v.name === 'JOBBRIDGE_REQUEST_ID' && v.value === requestId,
+      ),
+    );
+  };
+  const post = async (url: string, body: unknown) => {
+    const res = await fetch(`${url}/pubsub/push`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, outcome: ((await res.json()) as { outcome: string }).outcome };
+  };
+
+  beforeAll(async () => {
+    firestore = testFirestore(projectId);
+    emulator = await startRunEmulator({
+      jobs: { jobs: { [JOB]: { command: ['/bin/true'] } } },
+      log: () => {},
+    });
+    run = createRunClients({ emulatorHost: emulator.host, projectId });
+    survivor = await startChildBridge(env());
+  });
+  afterAll(async () => {
+    await killAllChildren();
+    await run?.close();
+    await emulator?.stop();
+    await firestore?.terminate();
+  });
+
+  for (const [fault, expected] of [
+    ['after-claim', 'dispatched'],
+    ['after-launch', 'adopted'],
+  ] as const) {
+    it(`killed ${fault}: the redelivery after lease expiry ends with one execution, dispatched`, async () => {
+      const crashing = await startChildBridge(
+        env({ JOBBRIDGE_TEST_FAULT: fault, JOBBRIDGE_TEST_FAULTS_ENABLED: 'true' }),
+      );
+      const request = jobRequest();
+      const requestId = request.requestId as string;
+      const body = envelope(request);
+      await expect(post(crashing.url, body)).rejects.toThrow();
+      expect(await crashing.exited).toEqual({ code: null, signal: 'SIGKILL' });
+      expect((await firestore.collection('jobs').doc(requestId).get()).data()?.state).toBe(
+        'dispatching',
+      );
+      expect(await executionsOf(requestId)).toHaveLength(fault === 'after-claim' ? 0 : 1);
+
+      // Pub/Sub redelivers to another instance: refused while the dead one's lease is live,
+      // taken over once it expires.
+      const outcomes: string[] = [];
+      const final = await eventually(
+        async () => {
+          const res = await post(survivor.url, body);
+          outcomes.push(res.outcome);
+          return res.status === 409 ? undefined : res;
+        },
+        LEASE_MS + 10_000,
+        'the lease to expire',
+      );
+      expect(final).toEqual({ status: 201, outcome: expected });
+      expect(outcomes[0]).toBe('in-progress');
+
+      const executions = await executionsOf(requestId);
+      expect(executions).toHaveLength(1);
+      const doc = (await firestore.collection('jobs').doc(requestId).get()).data();
+      expect(doc?.state).toBe('dispatched');
+      expect(doc?.dispatch).toMatchObject({
+        executionName: executions[0]?.name,
+        attempts: 2,
+        adopted: fault === 'after-launch',
+      });
+      expect(await post(survivor.url, body)).toEqual({ status: 200, outcome: 'duplicate' });
+    });
+  }
+});

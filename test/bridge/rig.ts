@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto';
+import type { Firestore } from '@google-cloud/firestore';
+import type { protos } from '@google-cloud/run';
+import type { BridgeConfig } from '../../src/bridge/config.ts';
+import type { PushVerifier } from '../../src/bridge/push-auth.ts';
+import { buildBridgeServer, type BridgeServer } from '../../src/bridge/server.ts';
+import {
+  startRunEmulator,
+  type FaultOptions,
+  type StartedRunEmulator,
+} from '../../src/emulator/index.ts';
+import { CloudRunLauncher, createRunClients, type RunClients } from '../../src/launcher/index.ts';
+import { createLogger } from '../../src/log.ts';
+import { testFirestore, testProjectId } from '../harness/google.ts';
+
+export const JOB = 'bridge-job';
+/** On the allowlist but not deployed on the Cloud Run emulator. */
+export const GHOST_JOB = 'ghost-job';
+export const REGION = 'asia-northeast1';
+export const JOB_MAX_RETRIES = 2;
+
+type IExecution = protos.google.cloud.run.v2.IExecution;
+
+/** An envelope as Pub/Sub pushes it, around `data` (a job request object, or raw base64). */
+export function envelope(
+  data: unknown,
+  options: { attributes?: Record<string, string>; messageId?: string; rawData?: string } = {},
+): Record<string, unknown> {
+  const messageId = options.messageId ?? String(Math.floor(Math.random() * 1e15));
+  return {
+    message: {
+      data: options.rawData ?? Buffer.from(JSON.stringify(data)).toString('base64'),
+      attributes: options.attributes ?? {},
+      messageId,
+      message_id: messageId,
+      publishTime: new Date().toISOString(),
+    },
+    subscription: 'projects/p/subscriptions/bridge-push',
+  };
+}
+
+/** A valid request for the rig's job with a fresh request id, with `extra` fields over it. */
+export function jobRequest(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { schemaVersion: 1, requestId: `req-${randomUUID()}`, job: JOB, ...extra };
+}
+
+export interface RigOptions {
+  leaseMs?: number;
+  budgetMs?: number;
+  verifier?: PushVerifier;
+  faults?: FaultOptions;
+  region?: string;
+  shutdownGraceMs?: number;
+  /** Another Firestore client (e.g. one pointed at nothing). */
+  firestore?: (projectId: string) => Firestore;
+}
+
+/** An in-process bridge on the Firestore emulator and a Cloud Run Jobs emulator of its own. */
+export interface Rig {
+  projectId: string;
+  firestore: Firestore;
+  emulator: StartedRunEmulator;
+  run: RunClients;
+  app: BridgeServer;
+  /** Every log line the bridge wrote, raw. */
+  logLines: string[];
+  config: BridgeConfig;
+  /** All executions of `job` on the emulator, via the real ExecutionsClient. */
+  executions(job?: string): Promise<IExecution[]>;
+  push(
+    body: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: { outcome: string } & Record<string, unknown> }>;
+  jobDoc(docId: string): Promise<Record<string, unknown> | undefined>;
+  close(): Promise<void>;
+}
+
+export function bridgeConfig(
+  projectId: string,
+  overrides: Partial<BridgeConfig> = {},
+): BridgeConfig {
+  return {
+    projectId,
+    region: REGION,
+    jobs: new Set([JOB, GHOST_JOB]),
+    collection: 'jobs',
+    port: 0,
+    host: '127.0.0.1',
+    pushAuth: { mode: 'insecure' },
+    leaseMs: 60_000,
+    budgetMs: 5_000,
+    retentionDays: 30,
+    bodyLimitBytes: 1024 * 1024,
+    shutdownGraceMs: 5_000,
+    logLevel: 'info',
+    cloudRunEmulatorHost: undefined,
+    testFault: undefined,
+    ...overrides,
+  };
+}
+
+export async function startRig(options: RigOptions = {}): Promise<Rig> {
+  const projectId = testProjectId('bridge');
+  const firestore = options.firestore ? options.firestore(projectId) : testFirestore(projectId);
+  const emulator = await startRunEmulator({
+    jobs: {
+      jobs: { [JOB]: { command: ['/bin/true'], args: ['default'], maxRetries: JOB_MAX_RETRIES } },
+    },
+    log: () => {},
+    ...(options.faults ? { faults: options.faults } : {}),
+  });
+  const run = createRunClients({ emulatorHost: emulator.host, projectId });
+  const region = options.region ?? REGION;
+  const launcher = new CloudRunLauncher(run, { project: projectId, region });
+  const logLines: string[] = [];
+  const logger = createLogger({
+    destination: { write: (line: string) => void logLines.push(line) },
+  });
+  const config = bridgeConfig(projectId, {
+    region,
+    ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+    ...(options.budgetMs !== undefined ? { budgetMs: options.budgetMs } : {}),
+    ...(options.shutdownGraceMs !== undefined ? { shutdownGraceMs: options.shutdownGraceMs } : {}),
+  });
+  const app = buildBridgeServer({
+    config,
+    firestore,
+    launcher,
+    logger,
+    ...(options.verifier ? { verifier: options.verifier } : {}),
+  });
+  await app.ready();
+  return {
+    projectId,
+    firestore,
+    emulator,
+    run,
+    app,
+    logLines,
+    config,
+    async executions(job = JOB) {
+      const [list] = await run.executions.listExecutions({
+        parent: `projects/${projectId}/locations/${REGION}/jobs/${job}`,
+      });
+      return list;
+    },
+    async push(body, headers = {}) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/pubsub/push',
+        headers: { 'content-type': 'application/json', ...headers },
+        payload: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      return { status: res.statusCode, body: res.json() };
+    },
+    async jobDoc(docId) {
+      const snap = await firestore.collection('jobs').doc(docId).get();
+      return snap.data();
+    },
+    async close() {
+      await app.close();
+      await run.close();
+      await emulator.stop();
+      // A client whose server is gone keeps retrying its abandoned calls; do not wait on them.
+      await Promise.race([firestore.terminate(), new Promise((r) => setTimeout(r, 1000))]);
+    },
+  };
+}
+
+/** Polls `check` until it returns a value, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
