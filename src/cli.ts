@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   cost: () => import('./cli/cost.ts'),
   serve: () => import('./cli/serve.ts'),
   emulator: () => import('./cli/emulator.ts'),
+  reconcile: () => import('./cli/reconcile.ts'),
   dev: () => import('./cli/dev.ts'),
 };
 

@@ -1,0 +1,237 @@
+import { PubSub } from '@google-cloud/pubsub';
+import { BRIDGE_ENV } from '../bridge/config.ts';
+import { FIXED_ENV } from '../contract/index.ts';
+import { loadJobFile, startRunEmulator, type JobFile } from '../emulator/index.ts';
+import { ensureJobTopology } from '../producer/index.ts';
+import { startBridgeProcess } from './bridge-process.ts';
+import {
+  assertEmulatorToolsPresent,
+  EmulatorStartError,
+  startGoogleEmulators,
+} from './google-emulators.ts';
+import { formatLogLine } from './log-format.ts';
+import { DevStackError, resolvePorts } from './ports.ts';
+
+/** Everything `jobbridge dev` can be told; ports of 0 are picked free. */
+export interface DevStackOptions {
+  projectId: string;
+  /** JOBBRIDGE_REGION given to the bridge; the Cloud Run Jobs emulator accepts any location. */
+  region: string;
+  collection: string;
+  topic: string;
+  /** The emulator's job file; its job names become the bridge's allowlist. */
+  jobFile: string;
+  pubsubPort: number;
+  firestorePort: number;
+  runPort: number;
+  bridgePort: number;
+  /** Receives each line of every part, already prefixed with where it comes from. */
+  log: (line: string) => void;
+  /** Also pass on the Google emulators' own (Java) output. */
+  verbose?: boolean;
+  /** Told each process group the stack starts, as soon as it starts (for a last-resort kill). */
+  onProcessGroup?: (pgid: number) => void;
+}
+
+/** The running stack: where each part listens, and the env a client needs to use it. */
+export interface DevStack {
+  readonly projectId: string;
+  readonly topic: string;
+  readonly subscription: string;
+  readonly deadLetterTopic: string;
+  readonly deadLetterSubscription: string;
+  readonly jobs: readonly string[];
+  readonly hosts: { pubsub: string; firestore: string; run: string; bridge: string };
+  /** What `jobbridge publish / watch / status` need: print it as `export …`. */
+  readonly clientEnv: Readonly<Record<string, string>>;
+  /** Resolves with a reason when a part (the bridge) stops on its own. */
+  readonly failed: Promise<string>;
+  /** Stops the bridge, then the Cloud Run Jobs emulator and its tasks, then the emulators. */
+  stop(): Promise<void>;
+}
+
+/** Job files say `node` for the image's runtime; here that is the Node running the stack. */
+function withThisNode(jobs: JobFile): JobFile {
+  const out: JobFile = { jobs: {} };
+  for (const [name, spec] of Object.entries(jobs.jobs)) {
+    const [program, ...rest] = spec.command;
+    out.jobs[name] = {
+      ...spec,
+      command: program === 'node' ? [process.execPath, ...rest] : spec.command,
+    };
+  }
+  return out;
+}
+
+function firstLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.split('\n')[0] ?? text;
+}
+
+/**
+ * Starts the whole local path: the official Pub/Sub and Firestore emulators, the Cloud Run Jobs
+ * emulator with the job file's jobs, `jobbridge serve` (push auth off: the Pub/Sub emulator's push
+ * carries no OIDC token), and the topic, dead-letter topic and push subscription with the
+ * production retry and dead-letter policies. On any failure whatever started is stopped and a
+ * DevStackError with one line says why.
+ */
+export async function startDevStack(options: DevStackOptions): Promise<DevStack> {
+  const ports = await resolvePorts({
+    pubsub: { what: 'Pub/Sub emulator', flag: '--pubsub-port', port: options.pubsubPort },
+    firestore: {
+      what: 'Firestore emulator',
+      flag: '--firestore-port',
+      port: options.firestorePort,
+    },
+    run: { what: 'Cloud Run Jobs emulator', flag: '--run-port', port: options.runPort },
+    bridge: { what: 'bridge', flag: '--bridge-port', port: options.bridgePort },
+  });
+  try {
+    assertEmulatorToolsPresent();
+  } catch (err: unknown) {
+    throw new DevStackError(firstLine(err), { cause: err });
+  }
+  let loaded;
+  try {
+    loaded = await loadJobFile(options.jobFile);
+  } catch (err: unknown) {
+    throw new DevStackError(firstLine(err), { cause: err });
+  }
+  const jobs = Object.keys(loaded.jobs.jobs);
+  const stops: (() => Promise<void>)[] = [];
+  const group = (pgid: number): void => options.onProcessGroup?.(pgid);
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    // allSettled: when one fails, the other has still registered its stop before we clean up.
+    const [googleResult, runResult] = await Promise.allSettled([
+      startGoogleEmulators({
+        pubsubPort: ports.pubsub,
+        firestorePort: ports.firestore,
+        onLine: (kind, line) => options.verbose && options.log(formatLogLine(kind, line)),
+      }).then((started) => {
+        stops.push(() => started.stop());
+        group(started.pubsub.pid);
+        group(started.firestore.pid);
+        return started;
+      }),
+      startRunEmulator({
+        jobs: withThisNode(loaded.jobs),
+        baseDir: loaded.baseDir,
+        port: ports.run,
+        host: '127.0.0.1',
+        taskEnv: {
+          [FIXED_ENV.firestoreEmulatorHost]: `127.0.0.1:${ports.firestore}`,
+          [FIXED_ENV.project]: options.projectId,
+          [FIXED_ENV.collection]: options.collection,
+        },
+        log: (line) => options.log(formatLogLine('run', line)),
+      }).then((started) => {
+        stops.push(() => started.stop());
+        return started;
+      }),
+    ]);
+    if (googleResult.status === 'rejected') throw googleResult.reason;
+    if (runResult.status === 'rejected') throw runResult.reason;
+    const [google, run] = [googleResult.value, runResult.value];
+    const bridge = await startBridgeProcess({
+      port: ports.bridge,
+      env: bridgeEnv(options, { ...ports, jobs, firestore: google.firestore.host, run: run.host }),
+      onLine: (line) => options.log(formatLogLine('bridge', line)),
+    });
+    stops.push(() => bridge.stop());
+    group(bridge.pid);
+    let stopping = false;
+    const failed = bridge.exited.then(({ code, signal }) =>
+      stopping
+        ? new Promise<string>(() => undefined)
+        : `the bridge exited (code ${code}, signal ${signal})`,
+    );
+
+    const names = {
+      subscription: `${options.topic}-bridge`,
+      deadLetterTopic: `${options.topic}-dead-letter`,
+      deadLetterSubscription: `${options.topic}-dead-letter`,
+    };
+    await createTopology(google.pubsub.host, options, {
+      ...names,
+      pushEndpoint: `${bridge.url}/pubsub/push`,
+    });
+    return {
+      projectId: options.projectId,
+      topic: options.topic,
+      ...names,
+      jobs,
+      hosts: {
+        pubsub: google.pubsub.host,
+        firestore: google.firestore.host,
+        run: run.host,
+        bridge: `127.0.0.1:${ports.bridge}`,
+      },
+      clientEnv: {
+        [FIXED_ENV.project]: options.projectId,
+        [FIXED_ENV.pubsubEmulatorHost]: google.pubsub.host,
+        [FIXED_ENV.firestoreEmulatorHost]: google.firestore.host,
+        [FIXED_ENV.collection]: options.collection,
+        JOBBRIDGE_TOPIC: options.topic,
+      },
+      failed,
+      stop: async () => {
+        stopping = true;
+        await stopAll();
+      },
+    };
+  } catch (err: unknown) {
+    await stopAll();
+    if (err instanceof DevStackError) throw err;
+    if (err instanceof EmulatorStartError) throw new DevStackError(firstLine(err), { cause: err });
+    throw new DevStackError(`the dev stack could not start: ${firstLine(err)}`, { cause: err });
+  }
+}
+
+/** `jobbridge serve` is configured by env only (src/bridge/config.ts). */
+function bridgeEnv(
+  options: DevStackOptions,
+  at: { bridge: number; jobs: string[]; firestore: string; run: string },
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env[BRIDGE_ENV.testFault];
+  delete env[BRIDGE_ENV.testFaultsEnabled];
+  return {
+    ...env,
+    [FIXED_ENV.project]: options.projectId,
+    [FIXED_ENV.region]: options.region,
+    [FIXED_ENV.jobs]: at.jobs.join(','),
+    [FIXED_ENV.collection]: options.collection,
+    [FIXED_ENV.port]: String(at.bridge),
+    [FIXED_ENV.insecurePush]: 'true',
+    [FIXED_ENV.firestoreEmulatorHost]: at.firestore,
+    [FIXED_ENV.cloudRunEmulatorHost]: at.run,
+    [BRIDGE_ENV.host]: '127.0.0.1',
+  };
+}
+
+async function createTopology(
+  pubsubHost: string,
+  options: DevStackOptions,
+  names: {
+    subscription: string;
+    deadLetterTopic: string;
+    deadLetterSubscription: string;
+    pushEndpoint: string;
+  },
+): Promise<void> {
+  const pubsub = new PubSub({
+    projectId: options.projectId,
+    apiEndpoint: pubsubHost,
+    // No metadata-server probe and plaintext gRPC: this is the emulator.
+    emulatorMode: true,
+    universeDomain: 'googleapis.com',
+  });
+  try {
+    await ensureJobTopology(pubsub, { topic: options.topic, ...names });
+  } finally {
+    await pubsub.close();
+  }
+}

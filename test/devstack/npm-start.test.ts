@@ -1,0 +1,187 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createConnection } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/devstack/google-emulators.ts';
+import { READY_LINE } from '../../src/devstack/next-steps.ts';
+import { processTree, survivors, type ProcessInfo } from './process-tree.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+
+/** The test run's own emulators must not leak into the stack or the clients. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.PUBSUB_EMULATOR_HOST;
+  delete env.FIRESTORE_EMULATOR_HOST;
+  delete env.GOOGLE_CLOUD_PROJECT;
+  return { ...env, ...extra };
+}
+
+interface Spawned {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function start(command: string, args: string[], env: NodeJS.ProcessEnv, detached = false): Spawned {
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env,
+    detached,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (output += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (output += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, output: () => output, exited };
+}
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function portAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host: '127.0.0.1' });
+    socket.once('connect', () => socket.destroy() ?? resolve(true));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** `export A=1 B=2` as printed by `jobbridge dev`. */
+function parseExportLine(output: string): Record<string, string> {
+  const line = /^\s*export (.+)$/m.exec(output)?.[1];
+  if (line === undefined) throw new Error(`no export line in:\n${output}`);
+  return Object.fromEntries(line.split(' ').map((pair) => pair.split('=', 2) as [string, string]));
+}
+
+let stack: Spawned | undefined;
+
+afterAll(async () => {
+  // Only if the test failed midway: the stack's whole group, then whatever it started.
+  if (stack && stack.child.exitCode === null && stack.child.pid !== undefined) {
+    const tree = processTree(stack.child.pid);
+    for (const p of tree) {
+      try {
+        process.kill(-p.pgid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    await stack.exited;
+  }
+});
+
+describe('npm start (jobbridge dev)', () => {
+  it('runs the whole path: publish and watch the fan-out example through the CLI, then Ctrl-C leaves nothing running', async () => {
+    const ports = {
+      pubsub: await freePort(),
+      firestore: await freePort(),
+      run: await freePort(),
+      bridge: await freePort(),
+    };
+    const project = `dev-e2e-${process.pid}`;
+    // Its own process group, as a terminal would give it: Ctrl-C is a SIGINT to the whole group.
+    stack = start(
+      'npm',
+      [
+        'start',
+        '--',
+        `--pubsub-port=${ports.pubsub}`,
+        `--firestore-port=${ports.firestore}`,
+        `--run-port=${ports.run}`,
+        `--bridge-port=${ports.bridge}`,
+        `--project=${project}`,
+      ],
+      cleanEnv(),
+      true,
+    );
+    const dev = stack;
+    await until(
+      'the ready line',
+      () => {
+        if (dev.child.exitCode !== null) throw new Error(`npm start exited:\n${dev.output()}`);
+        return dev.output().includes('Ctrl-C stops everything') ? true : undefined;
+      },
+      90_000,
+    );
+    expect(dev.output()).toContain(READY_LINE);
+    const env = parseExportLine(dev.output());
+    expect(env).toMatchObject({
+      GOOGLE_CLOUD_PROJECT: project,
+      PUBSUB_EMULATOR_HOST: `127.0.0.1:${ports.pubsub}`,
+      FIRESTORE_EMULATOR_HOST: `127.0.0.1:${ports.firestore}`,
+    });
+
+    const inputs = ['package.json', 'tsconfig.json', 'eslint.config.js', 'vitest.config.ts'].map(
+      (f) => `${ROOT}${f}`,
+    );
+    const publish = start(
+      process.execPath,
+      [
+        CLI,
+        'publish',
+        '--job',
+        'fan-out',
+        '--function',
+        'fan-out',
+        '--tasks',
+        '4',
+        '--',
+        ...inputs,
+      ],
+      cleanEnv(env),
+    );
+    expect((await publish.exited).code, publish.output()).toBe(0);
+    const requestId = publish.output().trim();
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+
+    const watch = start(
+      process.execPath,
+      [CLI, 'watch', requestId, '--timeout', '60'],
+      cleanEnv(env),
+    );
+    expect((await watch.exited).code, watch.output()).toBe(0);
+    expect(watch.output()).toMatch(/succeeded, tasks: 0 running, 4 succeeded, 0 failed of 4/);
+
+    const status = start(process.execPath, [CLI, 'status', requestId, '--json'], cleanEnv(env));
+    expect((await status.exited).code).toBe(0);
+    const shown = JSON.parse(status.output()) as {
+      job: { state: string };
+      tasks: { result?: { items?: { input: string; sha256: string }[] } }[];
+    };
+    expect(shown.job.state).toBe('succeeded');
+    const hashed = shown.tasks.flatMap((t) => t.result?.items ?? []).map((i) => i.input);
+    expect(hashed.sort()).toEqual([...inputs].sort());
+
+    // Everything the stack started, whatever group it leads: npm, node, gcloud, java, the bridge.
+    const pid = dev.child.pid ?? 0;
+    const tree: ProcessInfo[] = processTree(pid);
+    expect(tree.filter((p) => /\bjava\b/.test(p.cmdline))).toHaveLength(2);
+    expect(tree.some((p) => p.cmdline.includes(' serve'))).toBe(true);
+
+    process.kill(-pid, 'SIGINT');
+    const { code, signal } = await dev.exited;
+    expect(dev.output()).toContain('jobbridge dev: stopped');
+    // npm re-raises the SIGINT on itself once its script has ended; either is a clean Ctrl-C.
+    expect(code === 0 || signal === 'SIGINT', `npm exited ${code} ${signal}`).toBe(true);
+    const left = await until(
+      'every process of the stack to be gone',
+      () => (survivors(tree).length === 0 ? [] : undefined),
+      15_000,
+    ).catch(() => survivors(tree));
+    expect(left.map((p) => `${p.pid} ${p.cmdline}`)).toEqual([]);
+    for (const port of Object.values(ports)) expect(await portAnswers(port)).toBe(false);
+  });
+});
