@@ -17,6 +17,10 @@ export const BRIDGE_ENV = {
   retentionDays: 'JOBBRIDGE_RETENTION_DAYS',
   bodyLimitBytes: 'JOBBRIDGE_BODY_LIMIT_BYTES',
   shutdownGraceMs: 'JOBBRIDGE_SHUTDOWN_GRACE_MS',
+  runJobPerMinute: 'JOBBRIDGE_RUNJOB_PER_MINUTE',
+  runJobBurst: 'JOBBRIDGE_RUNJOB_BURST',
+  maxConcurrentLaunches: 'JOBBRIDGE_MAX_CONCURRENT_LAUNCHES',
+  keyConcurrency: 'JOBBRIDGE_KEY_CONCURRENCY',
   logLevel: 'LOG_LEVEL',
   testFault: 'JOBBRIDGE_TEST_FAULT',
   testFaultsEnabled: 'JOBBRIDGE_TEST_FAULTS_ENABLED',
@@ -45,10 +49,35 @@ export interface BridgeConfig {
   retentionDays: number;
   bodyLimitBytes: number;
   shutdownGraceMs: number;
+  /** Backpressure of this instance (README, "Backpressure and quotas"). */
+  limits: LimitsConfig;
   logLevel: string;
   cloudRunEmulatorHost: string | undefined;
   /** Only ever set when JOBBRIDGE_TEST_FAULTS_ENABLED=true. */
   testFault: TestFault | undefined;
+}
+
+/**
+ * Backpressure defaults, matched to Cloud Run's quotas (https://cloud.google.com/run/quotas):
+ * the Admin API's "Job run requests per minute per region" quota (60 is the lowest default
+ * reported; it varies by project, see the quota page in the console) and "Maximum number of
+ * running job executions" (1000 per project and region).
+ */
+export const LIMIT_DEFAULTS = {
+  runJobPerMinute: 60,
+  maxConcurrentLaunches: 32,
+  /** 0: per-key concurrency off. */
+  keyConcurrency: 0,
+} as const;
+
+/** The per-instance limits. */
+export interface LimitsConfig {
+  runJobPerMinute: number;
+  /** Token bucket size; default a sixth of the per-minute rate (10 s worth), at least 1. */
+  runJobBurst: number;
+  maxConcurrentLaunches: number;
+  /** At most this many jobs of one `concurrencyKey` dispatched or running; 0 turns it off. */
+  keyConcurrency: number;
 }
 
 /** One problem with one env var. */
@@ -150,6 +179,32 @@ function readPushAuth(r: EnvReader): PushAuthConfig {
   return { mode: 'oidc', audience, serviceAccount, certsUrl };
 }
 
+function readLimits(r: EnvReader): LimitsConfig {
+  const runJobPerMinute = r.int(
+    BRIDGE_ENV.runJobPerMinute,
+    LIMIT_DEFAULTS.runJobPerMinute,
+    1,
+    1_000_000,
+  );
+  return {
+    runJobPerMinute,
+    runJobBurst: r.int(
+      BRIDGE_ENV.runJobBurst,
+      Math.max(1, Math.ceil(runJobPerMinute / 6)),
+      1,
+      1_000_000,
+    ),
+    // 1000 is Cloud Run's cap on running executions per project and region: more is pointless.
+    maxConcurrentLaunches: r.int(
+      BRIDGE_ENV.maxConcurrentLaunches,
+      LIMIT_DEFAULTS.maxConcurrentLaunches,
+      1,
+      1000,
+    ),
+    keyConcurrency: r.int(BRIDGE_ENV.keyConcurrency, LIMIT_DEFAULTS.keyConcurrency, 0, 1000),
+  };
+}
+
 function readTestFault(r: EnvReader): TestFault | undefined {
   const fault = r.raw(BRIDGE_ENV.testFault);
   if (fault === undefined) return undefined;
@@ -200,6 +255,7 @@ export function loadBridgeConfig(env: Env): BridgeConfig {
     retentionDays: r.int(BRIDGE_ENV.retentionDays, 30, 1, 3650),
     bodyLimitBytes: r.int(BRIDGE_ENV.bodyLimitBytes, 1024 * 1024, 1024, 32 * 1024 * 1024),
     shutdownGraceMs: r.int(BRIDGE_ENV.shutdownGraceMs, 8_000, 0, 600_000),
+    limits: readLimits(r),
     logLevel,
     cloudRunEmulatorHost: r.raw(BRIDGE_ENV.cloudRunEmulatorHost),
     testFault: readTestFault(r),

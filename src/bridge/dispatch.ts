@@ -7,7 +7,8 @@ import type { OpCount } from '../store/job-ops.ts';
 import type { ExistingJob, JobRepository, Lease } from '../store/job-repository.ts';
 import type { TestFault } from './config.ts';
 import { launchRequest, MaxRetriesCache } from './launch-request.ts';
-import { outcome, type Outcome } from './outcomes.ts';
+import type { LaunchLimiter } from './limiter.ts';
+import { outcome, type OutcomeCode, type Outcome } from './outcomes.ts';
 import type { ValidDelivery } from './push-envelope.ts';
 
 export interface DispatcherDeps {
@@ -15,10 +16,33 @@ export interface DispatcherDeps {
   launcher: Launcher;
   leaseMs: number;
   retentionMs: number;
+  /** The instance's backpressure; without it nothing is limited. */
+  limiter?: LaunchLimiter;
+  /** Keyed requests go through here first (per-key concurrency); see concurrency-keys.ts. */
+  keyedClaim?: (input: ClaimInput, ops: OpCount) => Promise<KeyedClaim | undefined>;
   now?: () => Date;
   /** Called at each crash point; only the test fault hook does anything there. */
   fault?: (point: TestFault) => void;
 }
+
+/**
+ * What a keyed claim did: `undefined` from `keyedClaim` means the request is not keyed (the
+ * plain claim runs); `queued` and `key-busy` end the delivery without a launch.
+ */
+export type KeyedClaim =
+  | Awaited<ReturnType<JobRepository['claim']>>
+  | { kind: 'queued' }
+  | { kind: 'key-busy'; running: number };
+
+/** Outcomes that certainly made no RunJob call: their token goes back to the bucket. */
+const NO_LAUNCH: ReadonlySet<OutcomeCode> = new Set([
+  'duplicate',
+  'in-progress',
+  'adopted',
+  'cancelled',
+  'queued',
+  'rate-limited',
+]);
 
 /** A Firestore failure: never the request's fault, so always worth a redelivery. */
 class StoreError extends Error {
@@ -65,8 +89,32 @@ export class Dispatcher {
     this.now = deps.now ?? (() => new Date());
   }
 
-  /** Runs the protocol; `deadlineMs` (epoch ms) is when the answer is due. */
+  /**
+   * Runs the protocol; `deadlineMs` (epoch ms) is when the answer is due. Over the instance's
+   * limits it answers `rate-limited` before claiming anything, so Pub/Sub keeps the message.
+   */
   async dispatch(delivery: ValidDelivery, ops: OpCount, deadlineMs: number): Promise<Outcome> {
+    const admission = this.deps.limiter?.tryAcquire();
+    if (admission && !admission.ok) {
+      return outcome('rate-limited', {
+        limit: admission.limit,
+        retryAfterMs: admission.retryAfterMs,
+      });
+    }
+    let result: Outcome | undefined;
+    try {
+      result = await this.dispatchAdmitted(delivery, ops, deadlineMs);
+      return result;
+    } finally {
+      admission?.permit.release(result === undefined || !NO_LAUNCH.has(result.code));
+    }
+  }
+
+  private async dispatchAdmitted(
+    delivery: ValidDelivery,
+    ops: OpCount,
+    deadlineMs: number,
+  ): Promise<Outcome> {
     const input: ClaimInput = {
       docId: jobDocumentId(delivery.requestId),
       requestId: delivery.requestId,
@@ -78,7 +126,15 @@ export class Dispatcher {
       retentionMs: this.deps.retentionMs,
     };
     try {
-      const claim = await store(this.deps.repository.claim(input, ops));
+      const keyed = this.deps.keyedClaim
+        ? await store(this.deps.keyedClaim(input, ops))
+        : undefined;
+      if (keyed?.kind === 'queued') return outcome('queued');
+      if (keyed?.kind === 'key-busy') {
+        // Its env values are never stored, so it cannot wait as `queued`: Pub/Sub keeps it.
+        return outcome('rate-limited', { limit: 'concurrency-key', running: keyed.running });
+      }
+      const claim = keyed ?? (await store(this.deps.repository.claim(input, ops)));
       if (claim.kind === 'claimed') {
         return await this.launchHolding(claim.lease, delivery, ops, deadlineMs);
       }
@@ -104,22 +160,13 @@ export class Dispatcher {
       existing.leaseExpiresAt !== null &&
       existing.leaseExpiresAt.getTime() > input.now.getTime();
     if (live) return outcome('in-progress');
+    if (existing.cancelRequested) return this.cancelOnTakeover(existing, input, delivery, ops);
     const lease = await store(this.deps.repository.takeOver(existing, input, ops));
     if (lease === undefined) return outcome('in-progress');
     // The earlier holder may have died after runJob and before recording it: adopt, never rerun.
     let found;
     try {
-      const jobs = [...new Set([existing.job, delivery.request.job].filter((j) => j !== ''))];
-      const lists = await Promise.all(
-        jobs.map((job) =>
-          this.deps.launcher.findExecutionsByEnv(
-            job,
-            BRIDGE_EXECUTION_ENV.requestId,
-            delivery.requestId,
-          ),
-        ),
-      );
-      found = lists.flat()[0];
+      found = await this.findStarted(existing, delivery);
     } catch (err: unknown) {
       return this.onLaunchError(lease, err, delivery, ops);
     }
@@ -132,7 +179,59 @@ export class Dispatcher {
         ? outcome('adopted', { executionName: found.name })
         : outcome('lease-lost', { executionName: found.name });
     }
+    // A cancel may have landed since the takeover read the document: look once more.
+    const verdict = await store(this.deps.repository.cancelIfRequested(lease, this.now(), ops));
+    if (verdict === 'cancelled') return outcome('cancelled');
+    if (verdict === 'lost') return outcome('lease-lost');
     return this.launchHolding(lease, delivery, ops, deadlineMs);
+  }
+
+  /**
+   * An abandoned `dispatching` job whose cancel was asked for: never launch it. If the earlier
+   * holder did start an execution, adopt it so the reconciler cancels it (it cancels
+   * `dispatched` jobs with `cancelRequested`); otherwise end the job `cancelled`.
+   */
+  private async cancelOnTakeover(
+    existing: ExistingJob,
+    input: ClaimInput,
+    delivery: ValidDelivery,
+    ops: OpCount,
+  ): Promise<Outcome> {
+    let found;
+    try {
+      found = await this.findStarted(existing, delivery);
+    } catch (err: unknown) {
+      const info = errorInfo(err, Object.values(delivery.request.env ?? {}));
+      return isRetryable(err)
+        ? outcome('launch-retryable', { error: info })
+        : outcome('internal', { error: info });
+    }
+    if (found === undefined) {
+      const done = await store(this.deps.repository.cancelUnlaunched(existing, this.now(), ops));
+      return done ? outcome('cancelled') : outcome('in-progress');
+    }
+    const lease = await store(this.deps.repository.takeOver(existing, input, ops));
+    if (lease === undefined) return outcome('in-progress');
+    const record = { operationName: null, executionName: found.name, adopted: true };
+    const held = await store(this.deps.repository.recordDispatched(lease, record, this.now(), ops));
+    return held
+      ? outcome('adopted', { executionName: found.name })
+      : outcome('lease-lost', { executionName: found.name });
+  }
+
+  /** An execution an earlier delivery started for this request id, if any. */
+  private async findStarted(existing: ExistingJob, delivery: ValidDelivery) {
+    return (
+      await Promise.all(
+        [...new Set([existing.job, delivery.request.job].filter((j) => j !== ''))].map((job) =>
+          this.deps.launcher.findExecutionsByEnv(
+            job,
+            BRIDGE_EXECUTION_ENV.requestId,
+            delivery.requestId,
+          ),
+        ),
+      )
+    ).flat()[0];
   }
 
   private async launchHolding(

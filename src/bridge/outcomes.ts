@@ -30,6 +30,20 @@ export const OUTCOMES = {
     status: 200,
     meaning: 'Cloud Run refused the run permanently (unknown job, INVALID_ARGUMENT, …): `failed`',
   },
+  queued: {
+    status: 202,
+    meaning:
+      'its `concurrencyKey` already has the configured number of jobs dispatched or running: recorded `queued`, dispatched when one of them ends',
+  },
+  cancelled: {
+    status: 200,
+    meaning: 'cancellation was requested before the dispatch: recorded `cancelled`, never launched',
+  },
+  'rate-limited': {
+    status: 429,
+    meaning:
+      "this instance is at its RunJob-per-minute or in-flight limit; nothing was claimed, Pub/Sub's backoff redelivers",
+  },
   'in-progress': {
     status: 409,
     meaning: 'another delivery holds a live lease on this request id; retry later',

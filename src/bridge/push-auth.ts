@@ -1,5 +1,6 @@
 import { OAuth2Client } from 'google-auth-library';
 import type { AuthOutcome } from './outcomes.ts';
+import { VerifiedTokens } from './verified-tokens.ts';
 
 /** Checks the `Authorization` header of a push request. */
 export interface PushVerifier {
@@ -14,6 +15,8 @@ export interface OidcVerifierOptions {
   certsUrl: string;
   /** A client to reuse (it caches the certificates per their Cache-Control). */
   client?: OAuth2Client;
+  /** Tokens already verified (tests pass their own to watch it or to move its clock). */
+  verified?: VerifiedTokens;
 }
 
 /**
@@ -45,11 +48,13 @@ export function createOidcVerifier(options: OidcVerifierOptions): PushVerifier {
   const client =
     options.client ??
     new OAuth2Client({ endpoints: { oauth2FederatedSignonPemCertsUrl: options.certsUrl } });
+  const verified = options.verified ?? new VerifiedTokens();
   return {
     async verify(authorization) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
       const idToken = match?.[1];
       if (idToken === undefined) return 'auth:missing-token';
+      if (verified.has(idToken)) return undefined;
       let payload;
       try {
         const ticket = await client.verifyIdToken({ idToken, audience: options.audience });
@@ -60,6 +65,7 @@ export function createOidcVerifier(options: OidcVerifierOptions): PushVerifier {
       if (payload?.email !== options.serviceAccount || payload.email_verified !== true) {
         return 'auth:wrong-service-account';
       }
+      verified.add(idToken, payload.exp);
       return undefined;
     },
   };

@@ -14,7 +14,9 @@ import type { Logger } from '../log.ts';
 import { newOpCount, type OpCount } from '../store/job-ops.ts';
 import { JobRepository } from '../store/job-repository.ts';
 import type { BridgeConfig, TestFault } from './config.ts';
+import { keyedClaimer } from './concurrency-keys.ts';
 import { Dispatcher } from './dispatch.ts';
+import { LaunchLimiter } from './limiter.ts';
 import { isAck, outcome, rejected, type Outcome } from './outcomes.ts';
 import { createOidcVerifier, insecureVerifier, type PushVerifier } from './push-auth.ts';
 import { parsePushDelivery, type ParsedDelivery } from './push-envelope.ts';
@@ -31,6 +33,7 @@ export type ServerConfig = Pick<
   | 'retentionDays'
   | 'bodyLimitBytes'
   | 'shutdownGraceMs'
+  | 'limits'
 >;
 
 export interface BridgeServerDeps {
@@ -42,6 +45,8 @@ export interface BridgeServerDeps {
   verifier?: PushVerifier;
   fault?: (point: TestFault) => void;
   now?: () => Date;
+  /** Defaults to one built from `config.limits`; pass one in to read its gauge. */
+  limiter?: LaunchLimiter;
 }
 
 /** The fastify instance of the bridge (its logger is our pino logger). */
@@ -85,11 +90,19 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
   const verifier = deps.verifier ?? verifierFor(config);
   const repository = new JobRepository(deps.firestore, config.collection);
   const now = deps.now ?? (() => new Date());
+  const limiter = deps.limiter ?? new LaunchLimiter(config.limits);
+  const keyDeps = {
+    firestore: deps.firestore,
+    collection: config.collection,
+    keyConcurrency: config.limits.keyConcurrency,
+  };
   const dispatcher = new Dispatcher({
     repository,
     launcher: deps.launcher,
     leaseMs: config.leaseMs,
     retentionMs: config.retentionDays * DAY_MS,
+    limiter,
+    ...(config.limits.keyConcurrency > 0 ? { keyedClaim: keyedClaimer(keyDeps) } : {}),
     now,
     ...(deps.fault ? { fault: deps.fault } : {}),
   });
@@ -208,6 +221,9 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
   });
 
   app.get('/healthz', () => Promise.resolve({ status: 'ok' }));
+
+  // The backpressure gauge: dispatches in flight, its high-water mark, admissions and refusals.
+  app.get('/limitz', () => Promise.resolve({ limits: config.limits, ...limiter.gauge() }));
 
   app.get('/readyz', async (_req, res) => {
     try {

@@ -35,6 +35,8 @@ export interface ExistingJob {
   leaseOwner: string | null;
   leaseExpiresAt: Date | null;
   attempts: number;
+  /** `jobbridge cancel` asked for it: a job not yet launched must never be. */
+  cancelRequested: boolean;
   updateTime: Timestamp;
 }
 
@@ -48,7 +50,8 @@ export interface DispatchRecord {
   adopted: boolean;
 }
 
-function existingJob(docId: string, snap: DocumentSnapshot): ExistingJob {
+/** The job document as the dispatch protocol reads it. */
+export function existingJob(docId: string, snap: DocumentSnapshot): ExistingJob {
   const data: (Partial<JobDocument> & Record<string, unknown>) | undefined = snap.data();
   const expires = data?.dispatch?.leaseExpiresAt as unknown as Timestamp | null | undefined;
   return {
@@ -58,7 +61,20 @@ function existingJob(docId: string, snap: DocumentSnapshot): ExistingJob {
     leaseOwner: data?.dispatch?.leaseOwner ?? null,
     leaseExpiresAt: expires ? expires.toDate() : null,
     attempts: data?.dispatch?.attempts ?? 0,
+    cancelRequested: data?.cancelRequested === true,
     updateTime: snap.updateTime as Timestamp,
+  };
+}
+
+/** A job that was never launched, ended by a cancel. */
+export function cancelledPatch(now: Date): Patch {
+  return {
+    state: 'cancelled',
+    error: { code: 'cancelled', message: 'cancelled before dispatch' },
+    'dispatch.leaseOwner': null,
+    'dispatch.leaseExpiresAt': null,
+    finishedAt: now,
+    updatedAt: now,
   };
 }
 
@@ -164,6 +180,20 @@ export class JobRepository {
     );
   }
 
+  /** Puts a promoted `queued` job back in the queue after a retryable launch error. */
+  async requeue(lease: Lease, now: Date, ops: OpCount): Promise<void> {
+    await this.whileLeased(lease, ops, (state) =>
+      state === 'dispatching'
+        ? {
+            state: 'queued',
+            'dispatch.leaseOwner': null,
+            'dispatch.leaseExpiresAt': null,
+            updatedAt: now,
+          }
+        : undefined,
+    );
+  }
+
   /** Records a permanent launch failure as `failed`, only while `lease` is ours. */
   recordFailed(lease: Lease, error: ErrorInfo, now: Date, ops: OpCount): Promise<boolean> {
     return this.whileLeased(lease, ops, (state) =>
@@ -178,6 +208,42 @@ export class JobRepository {
           }
         : undefined,
     );
+  }
+
+  /**
+   * Ends a job that was never launched as `cancelled`, only if nobody wrote since `existing` was
+   * read (its lease expired, so no delivery may launch it). False when someone got there first.
+   */
+  async cancelUnlaunched(existing: ExistingJob, now: Date, ops: OpCount): Promise<boolean> {
+    try {
+      ops.writes++;
+      await this.ref(existing.docId).update(cancelledPatch(now), {
+        lastUpdateTime: existing.updateTime,
+      });
+      return true;
+    } catch (err: unknown) {
+      if (grpcCode(err) === GRPC_CODE.FAILED_PRECONDITION) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * The last look before RunJob on a path where a cancel may have landed after our lease was
+   * written (a takeover, a queued job): `go` while the lease is ours and no cancel is asked for;
+   * `cancelled` after ending the job so, in the same transaction; `lost` when the lease is gone.
+   */
+  cancelIfRequested(lease: Lease, now: Date, ops: OpCount): Promise<'go' | 'cancelled' | 'lost'> {
+    const ref = this.ref(lease.docId);
+    return this.firestore.runTransaction(async (tx) => {
+      ops.reads++;
+      const snap = await tx.get(ref);
+      const current = existingJob(lease.docId, snap);
+      if (!snap.exists || current.leaseOwner !== lease.owner) return 'lost';
+      if (!current.cancelRequested) return 'go';
+      ops.writes++;
+      tx.update(ref, cancelledPatch(now));
+      return 'cancelled';
+    });
   }
 
   /** Records a rejected request; a document already there (any state) is left as it is. */

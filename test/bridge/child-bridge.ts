@@ -30,12 +30,22 @@ export async function killAllChildren(): Promise<void> {
   );
 }
 
+/** How to start the CLI: the source by default; the bench runs the compiled `dist/` instead. */
+export interface CliLaunch {
+  /** The CLI entry point (default: src/cli.ts, run through Node's type stripping). */
+  cli?: string;
+  /** Node flags before the entry point (heap sizes, `--import`, …). */
+  nodeArgs?: string[];
+}
+
 /** Runs the CLI with exactly `env` (no inherited settings) and no wait for anything. */
 export function spawnCli(
   args: string[],
   env: NodeJS.ProcessEnv,
+  launch: CliLaunch = {},
 ): { child: ChildProcess; exited: ChildBridge['exited']; out: () => string; err: () => string } {
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = [...(launch.nodeArgs ?? []), launch.cli ?? CLI, ...args];
+  const child = spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let out = '';
   let err = '';
@@ -54,8 +64,9 @@ export function spawnCli(
 export async function startChildBridge(
   env: NodeJS.ProcessEnv,
   timeoutMs = 20_000,
+  launch: CliLaunch = {},
 ): Promise<ChildBridge> {
-  const { child, exited, out, err } = spawnCli(['serve'], env);
+  const { child, exited, out, err } = spawnCli(['serve'], env, launch);
   const lines = () =>
     out()
       .split('\n')

@@ -46,6 +46,35 @@ describe('config', () => {
     expect(config.testFault).toBeUndefined();
   });
 
+  it('reads the backpressure limits, with defaults matched to Cloud Run quotas', () => {
+    expect(loadBridgeConfig(BASE).limits).toEqual({
+      runJobPerMinute: 60,
+      runJobBurst: 10,
+      maxConcurrentLaunches: 32,
+      keyConcurrency: 0,
+    });
+    expect(
+      loadBridgeConfig({
+        ...BASE,
+        JOBBRIDGE_RUNJOB_PER_MINUTE: '180',
+        JOBBRIDGE_MAX_CONCURRENT_LAUNCHES: '5',
+        JOBBRIDGE_KEY_CONCURRENCY: '1',
+      }).limits,
+    ).toEqual({
+      runJobPerMinute: 180,
+      runJobBurst: 30,
+      maxConcurrentLaunches: 5,
+      keyConcurrency: 1,
+    });
+    expect(
+      issuesOf({
+        ...BASE,
+        JOBBRIDGE_RUNJOB_PER_MINUTE: '0',
+        JOBBRIDGE_MAX_CONCURRENT_LAUNCHES: '5000',
+      }),
+    ).toEqual(['JOBBRIDGE_RUNJOB_PER_MINUTE', 'JOBBRIDGE_MAX_CONCURRENT_LAUNCHES']);
+  });
+
   it('lists every problem at once, each naming its variable', () => {
     expect(
       issuesOf({ PORT: 'eighty', JOBBRIDGE_LEASE_MS: '-1', JOBBRIDGE_JOBS: 'Bad_Name' }),
@@ -116,10 +145,19 @@ describe('the outcome table', () => {
       .filter(([, spec]) => PUBSUB_ACK_STATUSES.has(spec.status))
       .map(([code]) => code);
     expect(acked.sort()).toEqual(
-      ['adopted', 'dispatched', 'duplicate', 'launch-failed', 'rejected'].sort(),
+      [
+        'adopted',
+        'cancelled',
+        'dispatched',
+        'duplicate',
+        'launch-failed',
+        'queued',
+        'rejected',
+      ].sort(),
     );
     for (const code of [
       'in-progress',
+      'rate-limited',
       'launch-retryable',
       'store-unavailable',
       'budget-exceeded',

@@ -55,6 +55,10 @@ describe('jobbridge serve over real sockets', () => {
       // The Pub/Sub emulator's push carries no OIDC token (DESIGN.md): auth is tested in-process.
       JOBBRIDGE_INSECURE_PUSH: 'true',
       JOBBRIDGE_LISTEN_HOST: '127.0.0.1',
+      // This suite is about dedup, not backpressure (test/bridge/backpressure.test.ts).
+      JOBBRIDGE_MAX_CONCURRENT_LAUNCHES: '1000',
+      JOBBRIDGE_RUNJOB_PER_MINUTE: '100000',
+      JOBBRIDGE_RUNJOB_BURST: '10000',
       PORT: '0',
       FIRESTORE_EMULATOR_HOST: emulatorHosts().firestore,
       CLOUD_RUN_EMULATOR_HOST: emulator.host,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
 import type { protos } from '@google-cloud/run';
 import type { BridgeConfig } from '../../src/bridge/config.ts';
+import type { LaunchLimiter } from '../../src/bridge/limiter.ts';
 import type { PushVerifier } from '../../src/bridge/push-auth.ts';
 import { buildBridgeServer, type BridgeServer } from '../../src/bridge/server.ts';
 import {
@@ -51,6 +52,9 @@ export interface RigOptions {
   faults?: FaultOptions;
   region?: string;
   shutdownGraceMs?: number;
+  limits?: BridgeConfig['limits'];
+  /** Handed to the bridge so the test can read its gauge. */
+  limiter?: LaunchLimiter;
   /** Another Firestore client (e.g. one pointed at nothing). */
   firestore?: (projectId: string) => Firestore;
 }
@@ -92,6 +96,13 @@ export function bridgeConfig(
     retentionDays: 30,
     bodyLimitBytes: 1024 * 1024,
     shutdownGraceMs: 5_000,
+    // Generous, so that only the backpressure tests meet the limits.
+    limits: {
+      runJobPerMinute: 100_000,
+      runJobBurst: 10_000,
+      maxConcurrentLaunches: 1000,
+      keyConcurrency: 0,
+    },
     logLevel: 'info',
     cloudRunEmulatorHost: undefined,
     testFault: undefined,
@@ -121,6 +132,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
     ...(options.budgetMs !== undefined ? { budgetMs: options.budgetMs } : {}),
     ...(options.shutdownGraceMs !== undefined ? { shutdownGraceMs: options.shutdownGraceMs } : {}),
+    ...(options.limits !== undefined ? { limits: options.limits } : {}),
   });
   const app = buildBridgeServer({
     config,
@@ -128,6 +140,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     launcher,
     logger,
     ...(options.verifier ? { verifier: options.verifier } : {}),
+    ...(options.limiter ? { limiter: options.limiter } : {}),
   });
   await app.ready();
   return {
