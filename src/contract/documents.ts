@@ -24,6 +24,15 @@ export interface DispatchInfo {
   executionName?: string;
   /** True when a takeover found an execution already started and adopted it. */
   adopted?: boolean;
+  /** When the reconciler asked Cloud Run to cancel the execution. */
+  cancelSentAt?: Date;
+}
+
+/** Running tasks whose heartbeat the reconciler found stale (the state is left as it is). */
+export interface StaleHeartbeat {
+  taskIndexes: number[];
+  oldestHeartbeatAt: Date | null;
+  checkedAt: Date;
 }
 
 /** Aggregate progress of a job: the sum over its tasks. */
@@ -61,6 +70,10 @@ export interface JobDocument {
   error?: ErrorInfo | null;
   /** Set by `jobbridge cancel`; acted on by the bridge, the reconciler and the workers. */
   cancelRequested?: boolean;
+  /** Set by the reconciler when running tasks stopped beating. */
+  staleHeartbeat?: StaleHeartbeat | null;
+  /** When the reconciler last examined the job. */
+  reconciledAt?: Date;
   /** Validation issues of a rejected request. */
   issues?: { path: string; reason: string }[];
   createdAt: Date;

@@ -17,10 +17,21 @@ export type TaskState = (typeof TASK_STATES)[number];
 
 /** `null` stands for "no document yet". */
 export const JOB_TRANSITIONS: Readonly<Record<JobState | 'none', readonly JobState[]>> = {
-  none: ['dispatching', 'queued', 'rejected'],
+  // none → failed: a dead-lettered message whose request id was never claimed.
+  none: ['dispatching', 'queued', 'rejected', 'failed'],
   queued: ['dispatching', 'cancelled', 'failed'],
-  // dispatching → dispatching is a lease takeover by another delivery.
-  dispatching: ['dispatching', 'dispatched', 'failed', 'cancelled', 'queued'],
+  // dispatching → dispatching is a lease takeover by another delivery. dispatching → running or
+  // succeeded: the execution's tasks may start (and end) before the bridge records `dispatched`;
+  // the bridge then records the execution without moving the state back.
+  dispatching: [
+    'dispatching',
+    'dispatched',
+    'running',
+    'succeeded',
+    'failed',
+    'cancelled',
+    'queued',
+  ],
   // dispatched → succeeded/failed: the reconciler may see an execution end before any worker wrote.
   dispatched: ['running', 'succeeded', 'failed', 'cancelled'],
   running: ['succeeded', 'failed', 'cancelled'],

@@ -187,9 +187,18 @@ export class ExecutionRun {
   }
 }
 
+/** What Node prints when V8 gives up on a full heap, just before it aborts. */
+const HEAP_EXHAUSTED = /JavaScript heap out of memory|Reached heap limit/;
+
 function describeEnd(end: AttemptEnd, timedOut: boolean): string {
   if (timedOut) return 'The configured timeout was reached.';
   if (end.spawnError) return `The container could not start: ${end.spawnError.message}`;
+  if (end.stderrTail?.some((line) => HEAP_EXHAUSTED.test(line))) {
+    const how = end.signal
+      ? `terminated by ${end.signal}`
+      : `exited with code ${end.code ?? 'unknown'}`;
+    return `Memory limit exceeded: the container ran out of memory (JavaScript heap out of memory) and ${how}.`;
+  }
   if (end.signal) return `The container was terminated by ${end.signal}.`;
   return `The container exited with an error (exit code ${end.code ?? 'unknown'}).`;
 }

@@ -8,7 +8,14 @@ export interface AttemptEnd {
   signal: NodeJS.Signals | null;
   /** Set when the process could not be started at all (e.g. ENOENT). */
   spawnError?: Error;
+  /** The attempt's last stderr lines: how an out-of-memory death is told from other aborts. */
+  stderrTail?: string[];
 }
+
+/** How many stderr lines of an attempt are kept for its failure reason. */
+const STDERR_TAIL_LINES = 20;
+/** After exit, how long to wait for the last output still in the pipes. */
+const OUTPUT_DRAIN_MS = 250;
 
 export interface TaskProcessOptions {
   command: string[];
@@ -28,6 +35,7 @@ export class TaskProcess {
   readonly ended: Promise<AttemptEnd>;
   readonly startedAt = new Date();
   readonly #child: ChildProcess;
+  readonly #stderrTail: string[] = [];
   #exited = false;
   #killTimer: NodeJS.Timeout | undefined;
 
@@ -40,10 +48,15 @@ export class TaskProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     for (const stream of [this.#child.stdout, this.#child.stderr]) {
-      if (stream)
-        createInterface({ input: stream }).on('line', (line) =>
-          options.log(`${options.prefix} ${line}`),
-        );
+      if (!stream) continue;
+      const isStderr = stream === this.#child.stderr;
+      createInterface({ input: stream }).on('line', (line) => {
+        options.log(`${options.prefix} ${line}`);
+        if (isStderr) {
+          this.#stderrTail.push(line);
+          if (this.#stderrTail.length > STDERR_TAIL_LINES) this.#stderrTail.shift();
+        }
+      });
     }
     this.ended = new Promise<AttemptEnd>((resolve) => {
       this.#child.once('error', (err) => {
@@ -51,7 +64,19 @@ export class TaskProcess {
         if (this.#child.pid === undefined)
           this.#finish(resolve, { code: 127, signal: null, spawnError: err });
       });
-      this.#child.once('exit', (code, signal) => this.#finish(resolve, { code, signal }));
+      this.#child.once('exit', (code, signal) => {
+        // The last lines (a heap-exhaustion report) may still be in the pipes: let them drain.
+        const drained = new Promise<void>((done) => {
+          const timer = setTimeout(done, OUTPUT_DRAIN_MS);
+          this.#child.once('close', () => {
+            clearTimeout(timer);
+            done();
+          });
+        });
+        void drained.then(() =>
+          this.#finish(resolve, { code, signal, stderrTail: [...this.#stderrTail] }),
+        );
+      });
     });
   }
 

@@ -193,8 +193,8 @@ async function settle(deps: DeadLetterDeps, dl: DeadLetter, now: Date): Promise<
   const snap = await ref.get();
   const view = jobView(snap);
   if (view === undefined) {
-    // Never claimed: recorded as claimed and failed at once (none → dispatching → failed).
-    if (!canTransitionJob(undefined, 'dispatching') || !canTransitionJob('dispatching', 'failed')) {
+    // Never claimed: its document is created `failed` (none → failed).
+    if (!canTransitionJob(undefined, 'failed')) {
       throw new Error('contract: a never-claimed request cannot be recorded failed');
     }
     try {

@@ -23,14 +23,14 @@ export interface ExecutionOutcome {
 /**
  * Failure reasons recognised in the `Completed` condition's message, first match wins. Cloud Run
  * words them ("Memory limit of 512 MiB exceeded", "The configured timeout was reached", "exec:
- * ... executable file not found"); the local emulator reports how the process ended ("terminated
- * by SIGABRT", "could not start: spawn ... ENOENT"). Node aborts (SIGABRT, exit code 134) when
- * its JavaScript heap is exhausted, and that is by far the usual cause of an abort in a Node task.
+ * ... executable file not found"); the local emulator words them alike ("Memory limit exceeded:
+ * ... JavaScript heap out of memory", "could not start: spawn ... ENOENT"). A bare abort is not
+ * taken for an out-of-memory death: only a message that says so is.
  */
 const REASONS: readonly { code: string; pattern: RegExp }[] = [
   {
     code: RECONCILE_ERROR_CODES.outOfMemory,
-    pattern: /memory limit|out of memory|heap limit|\boom|SIGABRT|exit code 134\b/i,
+    pattern: /memory limit|out of memory|heap limit|\boom\b/i,
   },
   {
     code: RECONCILE_ERROR_CODES.startFailed,

@@ -12,9 +12,17 @@ import {
 } from '../../src/contract/index.ts';
 
 const ALLOWED: Record<JobState | 'none', JobState[]> = {
-  none: ['dispatching', 'queued', 'rejected'],
+  none: ['dispatching', 'queued', 'rejected', 'failed'],
   queued: ['dispatching', 'cancelled', 'failed'],
-  dispatching: ['dispatching', 'dispatched', 'failed', 'cancelled', 'queued'],
+  dispatching: [
+    'dispatching',
+    'dispatched',
+    'running',
+    'succeeded',
+    'failed',
+    'cancelled',
+    'queued',
+  ],
   dispatched: ['running', 'succeeded', 'failed', 'cancelled'],
   running: ['succeeded', 'failed', 'cancelled'],
   succeeded: [],

@@ -56,6 +56,16 @@ describe('tasks: parallelism, retries, counts and conditions', () => {
             maxRetries: 2,
           },
           ok: { command: [NODE, `${FIXTURES}record-env.ts`], taskCount: 3 },
+          'heap-exhausted': {
+            command: [
+              NODE,
+              '--max-old-space-size=16',
+              '-e',
+              'const a = []; for (;;) a.push(new Array(1e5).fill(1.5));',
+            ],
+            maxRetries: 0,
+          },
+          aborts: { command: [NODE, '-e', 'process.abort()'], maxRetries: 0 },
           chatty: {
             command: [NODE, '-e'],
             args: [
@@ -125,6 +135,20 @@ describe('tasks: parallelism, retries, counts and conditions', () => {
     expect(condition?.executionReason).toBe('NON_ZERO_EXIT_CODE');
     expect(condition?.message).toMatch(/exit code 1/);
     expect(done.reconciling).toBe(false);
+  });
+
+  it('a task that exhausts its heap is reported as out of memory; a bare abort is not', async () => {
+    const oom = await run(rig, 'heap-exhausted');
+    await expect(oom.operation.promise()).rejects.toThrow(/failed/);
+    const [oomDone] = await rig.executions.getExecution({ name: oom.execution });
+    expect(completed(oomDone)?.message).toMatch(
+      /Memory limit exceeded: the container ran out of memory \(JavaScript heap out of memory\) and terminated by SIGABRT/,
+    );
+    const abort = await run(rig, 'aborts');
+    await expect(abort.operation.promise()).rejects.toThrow(/failed/);
+    const [abortDone] = await rig.executions.getExecution({ name: abort.execution });
+    expect(completed(abortDone)?.message).toMatch(/terminated by SIGABRT/);
+    expect(completed(abortDone)?.message).not.toMatch(/memory/i);
   });
 
   it('a successful execution: counts, times, conditions, and operation.promise() resolving to the Execution', async () => {
