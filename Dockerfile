@@ -10,8 +10,11 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY functions ./functions
-# tsc emits dist/src and dist/functions (relative .ts imports rewritten to .js).
-RUN npx tsc -p tsconfig.build.json
+COPY scripts/docker-bundle.sh ./scripts/docker-bundle.sh
+# tsc emits dist/src and dist/functions (relative .ts imports rewritten to .js, the library's
+# exports); esbuild bundles the CLI into dist/bundle/jobbridge.mjs, the entrypoint's program
+# (a task's cold start: README, "Cold start").
+RUN npx tsc -p tsconfig.build.json && sh scripts/docker-bundle.sh
 
 FROM node:24-slim
 ENV NODE_ENV=production \

@@ -13,10 +13,12 @@ mkdir -p "$BUILD" "$APP/scripts"
 # lockfile), so the copy links them instead of installing them again.
 cp "$ROOT/package.json" "$ROOT/package-lock.json" "$ROOT/tsconfig.json" "$ROOT/tsconfig.build.json" "$BUILD/"
 cp -R "$ROOT/src" "$ROOT/functions" "$BUILD/"
+mkdir -p "$BUILD/scripts" && cp "$ROOT/scripts/docker-bundle.sh" "$BUILD/scripts/"
 ln -s "$ROOT/node_modules" "$BUILD/node_modules"
 # tsc exits non-zero on type errors anywhere but still emits; the run below is what must work.
 (cd "$BUILD" && node "$ROOT/node_modules/typescript/bin/tsc" -p tsconfig.build.json) >&2 || echo "docker-steps: tsc reported type errors (output emitted)" >&2
 test -f "$BUILD/dist/src/cli.js"
+sh "$BUILD/scripts/docker-bundle.sh" >&2
 
 # Final stage: production dependencies only, the compiled output, the entrypoint.
 cp "$ROOT/package.json" "$ROOT/package-lock.json" "$APP/"

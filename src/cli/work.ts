@@ -23,7 +23,7 @@ async function work(name: string, args: string[]): Promise<number> {
   // Cache compiled code between task starts (NODE_COMPILE_CACHE picks the folder).
   (await import('node:module')).enableCompileCache?.();
   // Start the heavy import first: it is the critical path of cold start.
-  const firestoreModule = import('@google-cloud/firestore');
+  const firestoreModule = import('../worker/firestore-client.ts');
   firestoreModule.catch(() => undefined);
   const [{ createLogger }, { parseWorkerConfig, ConfigError }, heap, reexec] = await Promise.all([
     import('../log.ts'),
@@ -71,12 +71,15 @@ async function work(name: string, args: string[]): Promise<number> {
     },
     'heap limit',
   );
-  const [{ Firestore }, { runTask }, { functions }] = await Promise.all([
+  const [{ createWorkerFirestore }, { runTask }, { functions }] = await Promise.all([
     firestoreModule,
     import('../worker/run-task.ts'),
     import('../../functions/index.ts'),
   ]);
-  const db = new Firestore(config.projectId ? { projectId: config.projectId } : {});
+  const db = createWorkerFirestore({
+    projectId: config.projectId,
+    emulatorHost: config.firestoreEmulatorHost,
+  });
   try {
     return await runTask({
       db,

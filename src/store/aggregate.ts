@@ -1,19 +1,18 @@
 import {
   AggregateField,
   FieldValue,
+  type DocumentSnapshot,
   type Firestore,
   type Timestamp,
 } from '@google-cloud/firestore';
-import {
-  canTransitionJob,
-  isTerminalJobState,
-  type ErrorInfo,
-  type JobDocument,
-  type JobProgress,
-  type JobState,
-  type TaskCounts,
-  type TaskDocument,
-} from '../contract/index.ts';
+import { canTransitionJob, isTerminalJobState, type JobState } from '../contract/states.ts';
+import type {
+  ErrorInfo,
+  JobDocument,
+  JobProgress,
+  TaskCounts,
+  TaskDocument,
+} from '../contract/documents.ts';
 import { isPreconditionFailure } from '../worker/errors.ts';
 import { jobRef } from './task-document.ts';
 
@@ -21,6 +20,8 @@ import { jobRef } from './task-document.ts';
 export interface JobAggregate {
   tasks: TaskCounts & { failedFinal: number };
   progress: JobProgress;
+  /** Sum of the task ratios: `progress` is recomputed from it when taskCount changes. */
+  ratioSum: number;
 }
 
 /**
@@ -45,17 +46,25 @@ export async function readJobAggregate(
     })
     .get();
   const d = snap.data();
-  const succeeded = Number(d.succeeded ?? 0);
+  const counts = {
+    running: Number(d.running ?? 0),
+    succeeded: Number(d.succeeded ?? 0),
+    failed: Number(d.failed ?? 0),
+    failedFinal: Number(d.failedFinal ?? 0),
+  };
+  return withTaskCount({ tasks: counts, ratioSum: Number(d.ratio ?? 0) }, taskCount);
+}
+
+function withTaskCount(
+  agg: Pick<JobAggregate, 'tasks' | 'ratioSum'>,
+  taskCount: number,
+): JobAggregate {
+  const { succeeded } = agg.tasks;
   // A succeeded task counts as complete whatever its last reported ratio was.
-  const ratio = taskCount > 0 ? Math.min(1, Number(d.ratio ?? 0) / taskCount) : 0;
+  const ratio = taskCount > 0 ? Math.min(1, agg.ratioSum / taskCount) : 0;
   return {
-    tasks: {
-      running: Number(d.running ?? 0),
-      succeeded,
-      failed: Number(d.failed ?? 0),
-      failedFinal: Number(d.failedFinal ?? 0),
-    },
-    progress: { done: succeeded, total: taskCount, ratio: succeeded === taskCount ? 1 : ratio },
+    ...agg,
+    progress: { done: succeeded, total: taskCount, ratio: succeeded >= taskCount ? 1 : ratio },
   };
 }
 
@@ -80,12 +89,8 @@ export interface RefreshOptions {
 export type RefreshOutcome = 'terminal' | 'updated' | 'skipped';
 
 /**
- * Brings the job document's aggregate up to date after a task changed. Cost: one document read
- * and one aggregation query; then at most one write, and only if the job was not written in the
- * last `minIntervalMs` (a precondition on that read's update time: of many tasks finishing at
- * once, one writes and the others skip) — except the terminal state, which always lands, in a
- * transaction. The last task to finish always sees every task's write (each task's own write
- * precedes its query), so the terminal state cannot be missed.
+ * Periodic refresh while tasks run: one job read, one aggregation query, then at most one
+ * write (see `applyAggregate`).
  */
 export async function refreshJobAggregate(
   db: Firestore,
@@ -93,15 +98,77 @@ export async function refreshJobAggregate(
   jobId: string,
   options: RefreshOptions,
 ): Promise<RefreshOutcome> {
-  const ref = jobRef(db, collection, jobId);
-  const snap = await ref.get();
+  const snap = await jobRef(db, collection, jobId).get();
   const job = snap.data() as JobDocument | undefined;
   if (!job || isTerminalJobState(job.state)) return 'skipped';
   const taskCount = job.taskCount ?? 1;
   const agg = await readJobAggregate(db, collection, jobId, taskCount);
+  return applyAggregate(db, collection, jobId, snap, agg, options);
+}
+
+/**
+ * A task's end, after its own terminal write (README, "Job aggregate and its cost"): one
+ * aggregation query — the last-task check. Because every task's own write precedes its query,
+ * the query that runs last sees every task, so the terminal state is never missed however many
+ * tasks end at once; the terminal write is a transaction, so it lands exactly once. A
+ * non-terminal end touches the job document only when it is a *designated* end (`isDesignatedEnd`:
+ * about one end in a hundred), which then reads the job and writes if it is over
+ * `minIntervalMs` old. So a task's end costs one query, plus, rarely, one read and one write.
+ */
+export async function recordTaskEnd(
+  db: Firestore,
+  collection: string,
+  jobId: string,
+  task: { taskIndex: number; taskCount: number },
+  options: RefreshOptions,
+): Promise<RefreshOutcome> {
+  const { taskCount } = task;
+  const agg = await readJobAggregate(db, collection, jobId, taskCount);
   const terminal = terminalStateOf(agg, taskCount);
+  if (!terminal && !isDesignatedEnd(task.taskIndex, taskCount)) return 'skipped';
+  const snap = await jobRef(db, collection, jobId).get();
+  const job = snap.data() as JobDocument | undefined;
+  if (!job || isTerminalJobState(job.state)) return 'skipped';
+  const jobTaskCount = job.taskCount ?? taskCount;
+  const current = jobTaskCount === taskCount ? agg : withTaskCount(agg, jobTaskCount);
+  // Designated ends at the same moment read the same job version: each waits for a different
+  // age (+0…900 ms by its slot), so one writes and the others find it fresh, not refused.
+  const slot = Math.floor(task.taskIndex / Math.max(1, Math.ceil(taskCount / 100))) % 10;
+  return applyAggregate(db, collection, jobId, snap, current, {
+    ...options,
+    minIntervalMs: options.minIntervalMs + slot * 100,
+  });
+}
+
+/**
+ * Whether a task's (non-terminal) end refreshes the job's aggregate: one task in every
+ * ⌈taskCount / 100⌉ by index, i.e. about every 1 % of the job (every task below 100 tasks).
+ * Chosen by index, not by the count an end observes: ends at the same moment see the same count,
+ * and would all read and race for the same write.
+ */
+export function isDesignatedEnd(taskIndex: number, taskCount: number): boolean {
+  const every = Math.max(1, Math.ceil(taskCount / 100));
+  return (taskIndex + 1) % every === 0;
+}
+
+/**
+ * Writes an aggregate to the job read in `snap`: the terminal state always (in a transaction
+ * that re-checks the state); otherwise counts and progress only if the job document is at least
+ * `minIntervalMs` old, as an `update` preconditioned on the read's update time (of many writers
+ * at once, one lands and the rest are refused without effect).
+ */
+async function applyAggregate(
+  db: Firestore,
+  collection: string,
+  jobId: string,
+  snap: DocumentSnapshot,
+  agg: JobAggregate,
+  options: RefreshOptions,
+): Promise<RefreshOutcome> {
+  const job = snap.data() as JobDocument;
+  const terminal = terminalStateOf(agg, agg.progress.total);
   if (terminal)
-    return (await writeTerminal(db, collection, jobId, terminal, agg, options.failure))
+    return (await writeTerminal(db, collection, jobId, snap, terminal, agg, options.failure))
       ? 'terminal'
       : 'skipped';
   const now = options.now?.() ?? Date.now();
@@ -120,7 +187,7 @@ export async function refreshJobAggregate(
     fields.startedAt = FieldValue.serverTimestamp();
   }
   try {
-    await ref.update(fields, { lastUpdateTime: snap.updateTime as Timestamp });
+    await snap.ref.update(fields, { lastUpdateTime: snap.updateTime as Timestamp });
     return 'updated';
   } catch (err: unknown) {
     if (isPreconditionFailure(err)) return 'skipped';
@@ -142,33 +209,47 @@ async function failureOf(db: Firestore, collection: string, jobId: string): Prom
   };
 }
 
-/** Writes the terminal state once, in a transaction that re-checks the job's state. */
+/**
+ * Writes the terminal state once: an `update` preconditioned on the job read in `snap`, and on
+ * a refusal (someone wrote since) the job is read again and the write retried while it is still
+ * not terminal. Optimistic, not a transaction: when several last tasks end at once, no one waits
+ * on a lock; one lands, the others see a terminal job on their re-read and stop.
+ */
 async function writeTerminal(
   db: Firestore,
   collection: string,
   jobId: string,
+  snap: DocumentSnapshot,
   state: 'succeeded' | 'failed',
   agg: JobAggregate,
   failure: ErrorInfo | undefined,
 ): Promise<boolean> {
   const error = state === 'failed' ? (failure ?? (await failureOf(db, collection, jobId))) : null;
-  const ref = jobRef(db, collection, jobId);
-  return db.runTransaction(async (tx) => {
-    const current = (await tx.get(ref)).data() as JobDocument | undefined;
-    if (!current || isTerminalJobState(current.state)) return false;
+  let current = snap;
+  for (let tries = 0; ; tries++) {
+    const job = current.data() as JobDocument | undefined;
+    if (!job || isTerminalJobState(job.state)) return false;
     // dispatched → running → terminal: a job whose tasks ran before any recorded start goes through running.
-    const from: JobState = current.state === 'dispatched' ? 'running' : current.state;
+    const from: JobState = job.state === 'dispatched' ? 'running' : job.state;
     if (!canTransitionJob(from, state)) return false;
     const now = FieldValue.serverTimestamp();
-    tx.update(ref, {
-      state,
-      tasks: agg.tasks,
-      progress: agg.progress,
-      error,
-      updatedAt: now,
-      finishedAt: now,
-      ...(current.state === 'dispatched' ? { startedAt: now } : {}),
-    });
-    return true;
-  });
+    try {
+      await current.ref.update(
+        {
+          state,
+          tasks: agg.tasks,
+          progress: agg.progress,
+          error,
+          updatedAt: now,
+          finishedAt: now,
+          ...(job.state === 'dispatched' ? { startedAt: now } : {}),
+        },
+        { lastUpdateTime: current.updateTime as Timestamp },
+      );
+      return true;
+    } catch (err: unknown) {
+      if (!isPreconditionFailure(err) || tries >= 9) throw err;
+      current = await current.ref.get();
+    }
+  }
 }

@@ -1,22 +1,18 @@
 import {
   FieldValue,
   type DocumentReference,
+  type DocumentSnapshot,
   type Firestore,
   type Timestamp,
 } from '@google-cloud/firestore';
-import {
-  canTransitionJob,
-  taskTransitionRefusal,
-  type JobDocument,
-  type TaskDocument,
-  type TaskProgress,
-} from '../contract/index.ts';
+import { canTransitionJob, taskTransitionRefusal } from '../contract/states.ts';
+import type { JobDocument, TaskDocument, TaskProgress } from '../contract/documents.ts';
 import { isPreconditionFailure } from '../worker/errors.ts';
 import { jobRef, taskFlags, taskRef, type TaskOutcome } from './task-document.ts';
 
-/** What `beginAttempt` found. */
+/** What `beginAttempt` found. `job` is `undefined` when it was not read (see `readJob`). */
 export type BeginResult =
-  | { kind: 'started'; job: JobDocument | undefined; writer: TaskWriter }
+  | { kind: 'started'; job: DocumentSnapshot | undefined; writer: TaskWriter }
   | { kind: 'already-succeeded'; attempt: number }
   | { kind: 'fenced'; reason: string };
 
@@ -30,40 +26,60 @@ const EMPTY_PROGRESS: TaskProgress = { done: 0, total: 0, ratio: 0, message: nul
 /**
  * Marks the task `running` for `attempt`, never requiring a prior `pending` (the seed's retry
  * bug): a missing document is created, a `failed` or `running` one of an older or the same
- * attempt is taken over, a `succeeded` one is left alone, a newer attempt's is refused. One
- * batched read of the task and job documents, then a write fenced by the read's update time.
+ * attempt is taken over, a `succeeded` one is left alone, a newer attempt's is refused.
+ *
+ * Attempt 0 (almost every task) tries `create` first: one round trip on the cold-start path,
+ * and it can only succeed when no attempt wrote the document yet. If the document exists (a
+ * rerun, or an earlier attempt), and for every retry, one batched read of the task and job
+ * documents decides, then a write fenced by the read's update time. `readJob` asks for the job
+ * document too (read in parallel with the create; the batched read includes it anyway).
  */
 export async function beginAttempt(
   db: Firestore,
   where: { collection: string; jobId: string; taskIndex: number },
   attempt: number,
   execution: string,
+  readJob = true,
 ): Promise<BeginResult> {
   const task = taskRef(db, where.collection, where.jobId, where.taskIndex);
   const job = jobRef(db, where.collection, where.jobId);
+  const now = FieldValue.serverTimestamp();
+  const fields = {
+    taskIndex: where.taskIndex,
+    state: 'running',
+    attempt,
+    execution,
+    willRetry: null,
+    progress: EMPTY_PROGRESS,
+    result: null,
+    error: null,
+    heartbeatAt: now,
+    startedAt: now,
+    finishedAt: null,
+    agg: taskFlags('running'),
+  };
+  if (attempt === 0) {
+    const jobRead = readJob ? job.get() : undefined;
+    jobRead?.catch(() => undefined);
+    try {
+      const written = await task.create(fields);
+      return {
+        kind: 'started',
+        job: await jobRead,
+        writer: new TaskWriter(task, attempt, written.writeTime),
+      };
+    } catch (err: unknown) {
+      if ((err as { code?: unknown }).code !== 6) throw err;
+      // ALREADY_EXISTS: decide from the documents below.
+    }
+  }
   for (let tries = 0; ; tries++) {
     const [taskSnap, jobSnap] = await db.getAll(task, job);
     const current = taskSnap?.data() as TaskDocument | undefined;
-    const jobDoc = jobSnap?.data() as JobDocument | undefined;
     if (current?.state === 'succeeded')
       return { kind: 'already-succeeded', attempt: current.attempt };
     const refusal = taskTransitionRefusal(current, { state: 'running', attempt });
     if (refusal) return { kind: 'fenced', reason: refusal };
-    const now = FieldValue.serverTimestamp();
-    const fields = {
-      taskIndex: where.taskIndex,
-      state: 'running',
-      attempt,
-      execution,
-      willRetry: null,
-      progress: EMPTY_PROGRESS,
-      result: null,
-      error: null,
-      heartbeatAt: now,
-      startedAt: now,
-      finishedAt: null,
-      agg: taskFlags('running'),
-    };
     try {
       const written =
         taskSnap?.exists === true
@@ -71,7 +87,7 @@ export async function beginAttempt(
           : await task.create(fields);
       return {
         kind: 'started',
-        job: jobDoc,
+        job: jobSnap,
         writer: new TaskWriter(task, attempt, written.writeTime),
       };
     } catch (err: unknown) {
@@ -82,24 +98,29 @@ export async function beginAttempt(
   }
 }
 
-/** Moves the job `dispatched → running` (first task to start); a no-op from any other state. */
-export async function markJobRunning(
-  db: Firestore,
-  collection: string,
-  jobId: string,
-): Promise<boolean> {
-  const ref = jobRef(db, collection, jobId);
-  return db.runTransaction(async (tx) => {
-    const snap = await tx.get(ref);
-    const state = (snap.data() as JobDocument | undefined)?.state;
-    if (state !== 'dispatched' || !canTransitionJob(state, 'running')) return false;
-    tx.update(ref, {
-      state: 'running',
-      startedAt: FieldValue.serverTimestamp(),
-      updatedAt: FieldValue.serverTimestamp(),
-    });
+/**
+ * Moves the job `dispatched → running` (the first task to start), as one `update`
+ * preconditioned on the job read at the task's start: no transaction, and when several tasks
+ * start at once one lands and the others are refused without effect. Returns whether it wrote;
+ * a no-op from any other state (later aggregate writes also move a `dispatched` job on).
+ */
+export async function markJobRunning(job: DocumentSnapshot): Promise<boolean> {
+  const state = (job.data() as JobDocument | undefined)?.state;
+  if (state !== 'dispatched' || !canTransitionJob(state, 'running')) return false;
+  try {
+    await job.ref.update(
+      {
+        state: 'running',
+        startedAt: FieldValue.serverTimestamp(),
+        updatedAt: FieldValue.serverTimestamp(),
+      },
+      { lastUpdateTime: job.updateTime as Timestamp },
+    );
     return true;
-  });
+  } catch (err: unknown) {
+    if (isPreconditionFailure(err)) return false;
+    throw err;
+  }
 }
 
 /**

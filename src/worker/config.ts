@@ -19,6 +19,8 @@ export interface WorkerConfig {
   maxRetries: number | undefined;
   collection: string;
   projectId: string | undefined;
+  /** `host:port` of the Firestore emulator (FIRESTORE_EMULATOR_HOST); unset means Google. */
+  firestoreEmulatorHost: string | undefined;
   progressIntervalMs: number;
   heartbeatIntervalMs: number;
   /** How long after SIGTERM the function may take to stop before the attempt is recorded anyway. */
@@ -90,6 +92,7 @@ export function parseWorkerConfig(env: Env): WorkerConfig {
       : undefined,
     collection: env[FIXED_ENV.collection] || DEFAULT_COLLECTION,
     projectId: env[FIXED_ENV.project] || undefined,
+    firestoreEmulatorHost: env.FIRESTORE_EMULATOR_HOST || undefined,
     progressIntervalMs: integer(env, 'JOBBRIDGE_PROGRESS_INTERVAL_MS', 1000, 1),
     heartbeatIntervalMs: integer(env, 'JOBBRIDGE_HEARTBEAT_INTERVAL_MS', 30_000, 1),
     termGraceMs: integer(env, 'JOBBRIDGE_TERM_GRACE_MS', 5000, 0),

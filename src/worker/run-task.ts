@@ -1,7 +1,7 @@
 import type { Firestore } from '@google-cloud/firestore';
 import type { JobDocument } from '../contract/documents.ts';
 import type { Logger } from '../log.ts';
-import { refreshJobAggregate } from '../store/aggregate.ts';
+import { recordTaskEnd, refreshJobAggregate } from '../store/aggregate.ts';
 import { jobRef } from '../store/task-document.ts';
 import { beginAttempt, FencedError, markJobRunning, type TaskWriter } from '../store/task-store.ts';
 import type { WorkerConfig } from './config.ts';
@@ -33,25 +33,9 @@ const JOB_WRITE_MIN_INTERVAL_MS = 1000;
 export async function runTask(deps: RunTaskDeps): Promise<number> {
   const { db, config, log } = deps;
   const where = { collection: config.collection, jobId: config.jobId, taskIndex: config.taskIndex };
-  const begun = await withRetry(log, 'begin', () =>
-    beginAttempt(db, where, config.attempt, config.execution),
-  );
-  if (begun.kind === 'already-succeeded') {
-    log.info({ succeededAttempt: begun.attempt }, 'task already succeeded: nothing to do');
-    return 0;
-  }
-  if (begun.kind === 'fenced') {
-    log.warn({ reason: begun.reason }, 'task document belongs to another attempt: not running');
-    return 0;
-  }
-  const { writer, job } = begun;
-  if (!job)
-    log.warn({ jobId: config.jobId }, 'no job document: the job aggregate will not be kept');
-  const movedToRunning =
-    job?.state === 'dispatched' ? markJobRunning(db, config.collection, config.jobId) : undefined;
-
+  // Signals are handled from the start: the task document says `running` as soon as the start
+  // write lands, and a SIGTSTP before a handler exists would stop the process.
   const controller = new AbortController();
-  let cancelled = job?.cancelRequested === true || job?.state === 'cancelled';
   let disposeSignals: () => void = () => undefined;
   const onTerminate = new Promise<'terminated'>((resolve) => {
     disposeSignals = installSignalHandlers(deps.signals, log, () => {
@@ -61,6 +45,31 @@ export async function runTask(deps: RunTaskDeps): Promise<number> {
       setTimeout(() => process.exit(143), 9000).unref();
     });
   });
+  // Task 0 reads the job at start (it moves the job to running); a retry's batched read includes
+  // it anyway. Other tasks skip that read: one Firestore operation less per task (README, "Job
+  // aggregate and its cost"); their ends keep the aggregate and the terminal state.
+  const readJob = config.taskIndex === 0;
+  const begun = await withRetry(log, 'begin', () =>
+    beginAttempt(db, where, config.attempt, config.execution, readJob),
+  );
+  if (begun.kind !== 'started') disposeSignals();
+  if (begun.kind === 'already-succeeded') {
+    log.info({ succeededAttempt: begun.attempt }, 'task already succeeded: nothing to do');
+    return 0;
+  }
+  if (begun.kind === 'fenced') {
+    log.warn({ reason: begun.reason }, 'task document belongs to another attempt: not running');
+    return 0;
+  }
+  const { writer } = begun;
+  const job = begun.job?.data() as JobDocument | undefined;
+  if (begun.job && !job)
+    log.warn({ jobId: config.jobId }, 'no job document: the job aggregate will not be kept');
+  const keepAggregate = begun.job === undefined || job !== undefined;
+  const movedToRunning = begun.job && job ? markJobRunning(begun.job) : undefined;
+  movedToRunning?.catch(() => undefined);
+
+  let cancelled = job?.cancelRequested === true || job?.state === 'cancelled';
 
   let result: Record<string, unknown> | null = null;
   const progress = new ProgressWriter({
@@ -71,7 +80,7 @@ export async function runTask(deps: RunTaskDeps): Promise<number> {
     isRetryable: isRetryableFirestoreError,
     isFenced: (err) => err instanceof FencedError,
   });
-  const aggregateTimer = job ? startAggregateTimer(deps, job) : undefined;
+  const aggregateTimer = keepAggregate ? startAggregateTimer(deps) : undefined;
 
   let ending: Ending;
   if (cancelled) {
@@ -132,9 +141,9 @@ export async function runTask(deps: RunTaskDeps): Promise<number> {
   await movedToRunning?.catch((err: unknown) =>
     log.warn({ err }, 'could not mark the job running'),
   );
-  if (job) {
+  if (keepAggregate) {
     await withRetry(log, 'aggregate', () =>
-      refreshJobAggregate(db, config.collection, config.jobId, {
+      recordTaskEnd(db, config.collection, config.jobId, config, {
         minIntervalMs: JOB_WRITE_MIN_INTERVAL_MS,
         failure:
           outcome.state === 'failed' && !outcome.willRetry
@@ -162,8 +171,8 @@ function failureInfo(config: WorkerConfig, error: { code: string; message: strin
 }
 
 /** While tasks run, the job's aggregate progress is refreshed about twice a second in total. */
-function startAggregateTimer(deps: RunTaskDeps, job: JobDocument): NodeJS.Timeout {
-  const everyMs = Math.max(2000, (job.taskCount ?? deps.config.taskCount) * 500);
+function startAggregateTimer(deps: RunTaskDeps): NodeJS.Timeout {
+  const everyMs = Math.max(2000, deps.config.taskCount * 500);
   let busy = false;
   const timer = setInterval(() => {
     if (busy) return;
