@@ -1,18 +1,35 @@
 /**
  * `npm run bench:bridge`: one `jobbridge serve` process (OIDC verification on) against the
  * Firestore emulator and the Cloud Run Jobs emulator, at 1, 8 and 32 concurrent deliveries, next
- * to the I/O floor measured in the same run (the same Firestore create + update and RunJob call,
- * issued directly). Then Firestore operations per fresh request, from the bridge's own counts in
- * its log lines, and the bridge's RSS after BENCH_RSS_DELIVERIES (default 10,000) deliveries.
- * The last line printed is one JSON object with the figures.
+ * to the I/O floor measured in the same run (bench/bridge-floor.ts: the same Firestore create,
+ * RunJob call and preconditioned update, issued directly from a process of its own). Levels are
+ * repeated (BENCH_REPEATS, default 5, of BENCH_PER_LEVEL, default 200) with floor and bridge taking turns to go first, and the
+ * ratio is reported per repeat with its median. Then Firestore operations per fresh request, from
+ * the bridge's own counts in its log lines, and the bridge's memory: RSS at start, after the
+ * level runs and after BENCH_RSS_DELIVERIES (default 10,000) more deliveries, each with heapUsed
+ * after a forced GC.
+ *
+ * The bridge runs as production runs it: compiled (`npm run build`, then `node dist/src/cli.js
+ * serve`), with the heap the image's entrypoint gives it in a BENCH_CONTAINER_MIB (default 512,
+ * Cloud Run's default) container: `--max-old-space-size-percentage=75` there means a 384 MB old
+ * space, and Node sizes the young generation from the container's memory limit (1 MB
+ * semi-spaces at 512 MiB; checked in a 512 MiB memory cgroup: heap_size_limit 387 MiB). A
+ * machine without that limit would get 64 MB semi-spaces, so the bench passes both sizes
+ * explicitly. BENCH_CONTAINER_MIB=0 passes no heap flags; BENCH_FROM_SOURCE=1 runs src/cli.ts.
+ * The floor process gets the same heap flags. The last line printed is one JSON object.
  */
+import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { Firestore } from '@google-cloud/firestore';
+import { existsSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { startGoogleEmulator } from '../src/devstack/google-emulators.ts';
 import { startRunEmulator } from '../src/emulator/index.ts';
-import { CloudRunLauncher, createRunClients } from '../src/launcher/index.ts';
-import { killAllChildren, startChildBridge } from '../test/bridge/child-bridge.ts';
+import {
+  killAllChildren,
+  startChildBridge,
+  type ChildBridge,
+} from '../test/bridge/child-bridge.ts';
 import {
   AUDIENCE,
   PUSH_SA,
@@ -20,50 +37,40 @@ import {
   signingKey,
   startCertServer,
 } from '../test/bridge/tokens.ts';
+import { drive, type Figures } from './drive.ts';
 
 const JOB = 'bench-job';
 const REGION = 'asia-northeast1';
-const PER_LEVEL = Number(process.env.BENCH_PER_LEVEL ?? 300);
+const PER_LEVEL = Number(process.env.BENCH_PER_LEVEL ?? 200);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 const RSS_DELIVERIES = Number(process.env.BENCH_RSS_DELIVERIES ?? 10_000);
+const CONTAINER_MIB = Number(process.env.BENCH_CONTAINER_MIB ?? 512);
+const FROM_SOURCE = process.env.BENCH_FROM_SOURCE === '1';
 const LEVELS = [1, 8, 32];
 
-interface Figures {
-  perSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-}
+const root = fileURLToPath(new URL('..', import.meta.url));
+const probe = fileURLToPath(new URL('bridge-memory-probe.ts', import.meta.url));
+const floorScript = fileURLToPath(new URL('bridge-floor.ts', import.meta.url));
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+/**
+ * The heap a CONTAINER_MIB container gives Node 24 under the image's entrypoint. Up to 512 MiB,
+ * V8's young generation is at its minimum (1 MB semi-spaces); larger sizes are not modelled.
+ */
+function heapFlagsFor(containerMiB: number): string[] {
+  if (containerMiB === 0) return [];
+  if (containerMiB > 512 || containerMiB < 128) {
+    throw new Error('BENCH_CONTAINER_MIB: 128..512 (modelled) or 0 (no heap flags)');
+  }
+  return [`--max-old-space-size=${Math.floor(containerMiB * 0.75)}`, '--max-semi-space-size=1'];
 }
+const heapFlags = heapFlagsFor(CONTAINER_MIB);
 
-/** Runs `count` calls of `op` with `concurrency` in flight; throughput and latency. */
-async function drive(
-  count: number,
-  concurrency: number,
-  op: (i: number) => Promise<void>,
-): Promise<Figures> {
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        const i = next++;
-        const t = performance.now();
-        await op(i);
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const round = (n: number) => Math.round(n * 10) / 10;
-  return {
-    perSecond: round(count / seconds),
-    p50Ms: round(percentile(latencies, 50)),
-    p99Ms: round(percentile(latencies, 99)),
-  };
+function cliEntry(): string {
+  if (FROM_SOURCE) return `${root}src/cli.ts`;
+  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  const entry = `${root}dist/src/cli.js`;
+  if (!existsSync(entry)) throw new Error(`npm run build did not produce ${entry}`);
+  return entry;
 }
 
 function rssMb(pid: number): number {
@@ -71,35 +78,104 @@ function rssMb(pid: number): number {
   return Math.round(Number(match?.[1] ?? 0) / 1024);
 }
 
+/** CPU time (user + system) the process has used so far, in ms (from /proc, 10 ms ticks). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) * 10;
+}
+
+/** Signals the bridge's memory probe and waits for its answer (after a forced GC). */
+async function probeMemory(bridge: ChildBridge): Promise<Record<string, unknown>> {
+  const probes = () => [...bridge.stderr().matchAll(/^PROBE (.*)\n/gm)].map((m) => m[1] ?? '');
+  const count = () => probes().length;
+  const before = count();
+  bridge.child.kill('SIGUSR2');
+  const deadline = Date.now() + 10_000;
+  while (count() === before) {
+    if (Date.now() > deadline) throw new Error('the bridge did not answer the memory probe');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return JSON.parse(probes().at(-1) ?? '{}') as Record<string, unknown>;
+}
+
+/** The floor's own process: one command a line in, one line of figures out. */
+function startFloor(env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [...heapFlags, floorScript], {
+    env,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async () => {
+    const { value, done } = await lines.next();
+    if (done === true) throw new Error('the floor process exited');
+    return JSON.parse(value) as Figures & { ready?: boolean; cpuMsPerOp: number };
+  };
+  return {
+    ready: next(),
+    async run(count: number, concurrency: number): Promise<Figures & { cpuMsPerOp: number }> {
+      child.stdin.write(`${JSON.stringify({ count, concurrency })}\n`);
+      return next();
+    },
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.stdin.end();
+      await exited;
+    },
+  };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+};
+const r2 = (n: number) => Math.round(n * 100) / 100;
+
+const entry = cliEntry();
 const firestoreEmulator = await startGoogleEmulator('firestore');
-process.env.FIRESTORE_EMULATOR_HOST = firestoreEmulator.host;
 const projectId = `bench-${randomUUID().slice(0, 8)}`;
 const emulator = await startRunEmulator({
   jobs: { jobs: { [JOB]: { command: ['/bin/true'] } } },
   log: () => {},
 });
-const run = createRunClients({ emulatorHost: emulator.host, projectId });
-const launcher = new CloudRunLauncher(run, { project: projectId, region: REGION });
-const firestore = new Firestore({ projectId });
 const key = signingKey('bench-key');
 const certs = await startCertServer([key]);
+const shared = {
+  PATH: process.env.PATH,
+  GOOGLE_CLOUD_PROJECT: projectId,
+  JOBBRIDGE_REGION: REGION,
+  FIRESTORE_EMULATOR_HOST: firestoreEmulator.host,
+  CLOUD_RUN_EMULATOR_HOST: emulator.host,
+};
+const floor = startFloor({ ...shared, BENCH_JOB: JOB });
 try {
-  const bridge = await startChildBridge({
-    PATH: process.env.PATH,
-    GOOGLE_CLOUD_PROJECT: projectId,
-    JOBBRIDGE_REGION: REGION,
-    JOBBRIDGE_JOBS: JOB,
-    JOBBRIDGE_PUSH_AUDIENCE: AUDIENCE,
-    JOBBRIDGE_PUSH_SERVICE_ACCOUNT: PUSH_SA,
-    JOBBRIDGE_PUSH_CERTS_URL: certs.url,
-    JOBBRIDGE_LISTEN_HOST: '127.0.0.1',
-    PORT: '0',
-    LOG_LEVEL: 'info',
-    FIRESTORE_EMULATOR_HOST: firestoreEmulator.host,
-    CLOUD_RUN_EMULATOR_HOST: emulator.host,
-  });
-  // One token for the run, as Pub/Sub reuses one until it nears expiry; verified on every request.
+  const nodeArgs = [...heapFlags, '--expose-gc', '--import', probe];
+  const bridge = await startChildBridge(
+    {
+      ...shared,
+      NODE_ENV: 'production',
+      JOBBRIDGE_JOBS: JOB,
+      JOBBRIDGE_PUSH_AUDIENCE: AUDIENCE,
+      JOBBRIDGE_PUSH_SERVICE_ACCOUNT: PUSH_SA,
+      JOBBRIDGE_PUSH_CERTS_URL: certs.url,
+      JOBBRIDGE_LISTEN_HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      // The bench measures the bridge's own cost: its RunJob quota guard must not be the limit.
+      JOBBRIDGE_RUNJOB_PER_MINUTE: '1000000',
+      JOBBRIDGE_RUNJOB_BURST: '1000000',
+    },
+    20_000,
+    { cli: entry, nodeArgs },
+  );
+  await floor.ready;
+  const pid = bridge.child.pid ?? 0;
+  const memory: Record<string, unknown> = {
+    start: { rssMb: rssMb(pid), deliveries: 0, afterGc: await probeMemory(bridge) },
+  };
+  // One token for the run, as Pub/Sub reuses one until it nears expiry.
   const authorization = `Bearer ${pushToken(key)}`;
+  let delivered = 0;
   const deliver = async () => {
     const body = {
       message: {
@@ -117,41 +193,59 @@ try {
       body: JSON.stringify(body),
     });
     await res.arrayBuffer();
+    delivered++;
     if (res.status !== 201) throw new Error(`delivery answered ${res.status}`);
   };
-  const floorOp = async () => {
-    const ref = firestore.collection('floor').doc(randomUUID());
-    const { writeTime } = await ref.create({
-      state: 'dispatching',
-      leaseOwner: 'x',
-      createdAt: new Date(),
-    });
-    const launched = await launcher.launch({
-      job: JOB,
-      args: ['x'],
-      env: { JOBBRIDGE_REQUEST_ID: ref.id },
-    });
-    await ref.update(
-      { state: 'dispatched', executionName: launched.executionName },
-      { lastUpdateTime: writeTime },
-    );
-  };
   await drive(30, 4, deliver); // warm-up: connections, certificate fetch, JIT
-  await drive(30, 4, floorOp);
+  await floor.run(30, 4);
 
-  const levels: Record<string, { bridge: Figures; floor: Figures; ratio: number }> = {};
-  for (const c of LEVELS) {
-    const floor = await drive(PER_LEVEL, c, floorOp);
-    const measured = await drive(PER_LEVEL, c, deliver);
-    levels[`c${c}`] = {
-      bridge: measured,
-      floor,
-      ratio: Math.round((measured.perSecond / floor.perSecond) * 100) / 100,
-    };
-    console.log(
-      `concurrency ${c}: bridge ${JSON.stringify(measured)} floor ${JSON.stringify(floor)}`,
-    );
+  type Run = Figures & { cpuMsPerOp: number };
+  const runs: Record<string, { bridge: Run[]; floor: Run[]; ratios: number[] }> = {};
+  /** A bridge level run, with the bridge process's CPU per delivery. */
+  const bridgeRun = async (c: number): Promise<Run> => {
+    const cpu = cpuMs(pid);
+    const figures = await drive(PER_LEVEL, c, deliver);
+    return { ...figures, cpuMsPerOp: r2((cpuMs(pid) - cpu) / PER_LEVEL) };
+  };
+  for (let repeat = 0; repeat < REPEATS; repeat++) {
+    for (const c of LEVELS) {
+      const level = (runs[`c${c}`] ??= { bridge: [], floor: [], ratios: [] });
+      // Taking turns to go first spreads any drift of the shared machine over both sides.
+      const bridgeFirst = (repeat + c) % 2 === 0;
+      let b: Run | undefined;
+      if (bridgeFirst) b = await bridgeRun(c);
+      const f = await floor.run(PER_LEVEL, c);
+      b ??= await bridgeRun(c);
+      level.bridge.push(b);
+      level.floor.push(f);
+      level.ratios.push(r2(b.perSecond / f.perSecond));
+      console.log(
+        `repeat ${repeat + 1} c${c}: bridge ${JSON.stringify(b)} floor ${JSON.stringify(f)}`,
+      );
+    }
   }
+  const levels = Object.fromEntries(
+    Object.entries(runs).map(([name, level]) => {
+      const pick = (xs: Run[], k: keyof Run) => r2(median(xs.map((x) => x[k])));
+      const summary = (xs: Run[]) => ({
+        perSecond: pick(xs, 'perSecond'),
+        p50Ms: pick(xs, 'p50Ms'),
+        p99Ms: pick(xs, 'p99Ms'),
+        cpuMsPerOp: pick(xs, 'cpuMsPerOp'),
+      });
+      return [
+        name,
+        {
+          bridge: summary(level.bridge),
+          floor: summary(level.floor),
+          ratioMedian: r2(median(level.ratios)),
+          ratios: level.ratios,
+          ratioMin: Math.min(...level.ratios),
+          ratioMax: Math.max(...level.ratios),
+        },
+      ];
+    }),
+  );
 
   const dispatched = bridge.lines().filter((l) => l.outcome === 'dispatched');
   const ops = dispatched.map((l) => l.firestore as { writes: number; reads: number });
@@ -164,29 +258,43 @@ try {
   };
   console.log(`firestore ops per fresh request: ${JSON.stringify(firestoreOps)}`);
 
-  const pid = bridge.child.pid ?? 0;
-  const rssBefore = rssMb(pid);
+  memory.afterLevels = {
+    rssMb: rssMb(pid),
+    deliveries: delivered,
+    afterGc: await probeMemory(bridge),
+  };
+  const before = delivered;
   const bulk = await drive(RSS_DELIVERIES, 16, deliver);
+  // Read before the probe's forced GC: what the process holds after the load, as is.
   const rssAfter = rssMb(pid);
-  console.log(
-    `RSS ${rssBefore} MB → ${rssAfter} MB after ${RSS_DELIVERIES} deliveries (${bulk.perSecond}/s)`,
-  );
+  memory.afterBulk = {
+    rssMb: rssAfter,
+    deliveries: delivered,
+    bulkDeliveries: delivered - before,
+    bulkPerSecond: bulk.perSecond,
+    afterGc: await probeMemory(bridge),
+  };
+  console.log(`memory: ${JSON.stringify(memory)}`);
   console.log(
     JSON.stringify({
       bench: 'bridge',
       oidc: true,
+      bridgeRuns: FROM_SOURCE ? 'node src/cli.ts serve' : 'node dist/src/cli.js serve',
+      containerMiB: CONTAINER_MIB,
+      nodeFlags: nodeArgs.filter((a) => a.startsWith('--max')),
       perLevel: PER_LEVEL,
+      repeats: REPEATS,
       levels,
-      ratioAt32: levels.c32?.ratio,
+      ratioAt32: levels.c32?.ratioMedian,
       firestoreOps,
-      rssMb: { start: rssBefore, afterDeliveries: rssAfter, deliveries: RSS_DELIVERIES },
+      memory,
+      rssTargetMb: 150,
     }),
   );
 } finally {
+  await floor.stop().catch(() => undefined);
   await killAllChildren();
   await certs.close();
-  await run.close();
   await emulator.stop();
-  await firestore.terminate();
   await firestoreEmulator.stop();
 }

@@ -43,6 +43,8 @@ function classifyVerifyError(err: unknown): AuthOutcome {
  * the issuer's key set, audience, issuer, expiry), then the claims Pub/Sub adds: `email` must be
  * the push service account and `email_verified` true. The token itself is never logged: the
  * library's error messages contain it, so only the classified outcome leaves this function.
+ * A token that passed is remembered until its `exp` (see VerifiedTokens): Pub/Sub sends the same
+ * token with many pushes, and its signature need not be checked again.
  */
 export function createOidcVerifier(options: OidcVerifierOptions): PushVerifier {
   const client =

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { ExecutionsClient, JobsClient } from '@google-cloud/run';
+import { reuseGeneratedDecoders } from './lro-decoders.ts';
 
 export interface RunClients {
   jobs: JobsClient;
@@ -41,6 +42,8 @@ export function createRunClients(settings: RunClientSettings = {}): RunClients {
     : base;
   const jobs = new JobsClient(options);
   const executions = new ExecutionsClient(options);
+  reuseGeneratedDecoders(jobs.descriptors);
+  reuseGeneratedDecoders(executions.descriptors);
   return {
     jobs,
     executions,

@@ -179,10 +179,7 @@ async function applyAggregate(
     progress: agg.progress,
     updatedAt: FieldValue.serverTimestamp(),
   };
-  if (
-    job.state === 'dispatched' &&
-    agg.tasks.running + agg.tasks.succeeded + agg.tasks.failed > 0
-  ) {
+  if (notYetRunning(job.state) && agg.tasks.running + agg.tasks.succeeded + agg.tasks.failed > 0) {
     fields.state = 'running';
     fields.startedAt = FieldValue.serverTimestamp();
   }
@@ -193,6 +190,15 @@ async function applyAggregate(
     if (isPreconditionFailure(err)) return 'skipped';
     throw err;
   }
+}
+
+/**
+ * A job whose tasks have started but whose document does not say so yet: `dispatched`, or still
+ * `dispatching` when the tasks started before the bridge recorded the execution (the bridge then
+ * records it without moving the state back).
+ */
+function notYetRunning(state: JobState): boolean {
+  return state === 'dispatched' || state === 'dispatching';
 }
 
 async function failureOf(db: Firestore, collection: string, jobId: string): Promise<ErrorInfo> {
@@ -220,17 +226,20 @@ async function writeTerminal(
   collection: string,
   jobId: string,
   snap: DocumentSnapshot,
-  state: 'succeeded' | 'failed',
+  outcome: 'succeeded' | 'failed',
   agg: JobAggregate,
   failure: ErrorInfo | undefined,
 ): Promise<boolean> {
-  const error = state === 'failed' ? (failure ?? (await failureOf(db, collection, jobId))) : null;
+  const error = outcome === 'failed' ? (failure ?? (await failureOf(db, collection, jobId))) : null;
   let current = snap;
   for (let tries = 0; ; tries++) {
     const job = current.data() as JobDocument | undefined;
     if (!job || isTerminalJobState(job.state)) return false;
+    // A job whose cancel was asked for ends `cancelled`: its tasks failed because they were stopped.
+    const state: JobState =
+      outcome === 'failed' && job.cancelRequested === true ? 'cancelled' : outcome;
     // dispatched → running → terminal: a job whose tasks ran before any recorded start goes through running.
-    const from: JobState = job.state === 'dispatched' ? 'running' : job.state;
+    const from: JobState = notYetRunning(job.state) ? 'running' : job.state;
     if (!canTransitionJob(from, state)) return false;
     const now = FieldValue.serverTimestamp();
     try {
@@ -242,7 +251,7 @@ async function writeTerminal(
           error,
           updatedAt: now,
           finishedAt: now,
-          ...(job.state === 'dispatched' ? { startedAt: now } : {}),
+          ...(notYetRunning(job.state) ? { startedAt: now } : {}),
         },
         { lastUpdateTime: current.updateTime as Timestamp },
       );

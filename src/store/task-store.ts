@@ -101,12 +101,15 @@ export async function beginAttempt(
 /**
  * Moves the job `dispatched → running` (the first task to start), as one `update`
  * preconditioned on the job read at the task's start: no transaction, and when several tasks
- * start at once one lands and the others are refused without effect. Returns whether it wrote;
- * a no-op from any other state (later aggregate writes also move a `dispatched` job on).
+ * start at once one lands and the others are refused without effect. A job still `dispatching`
+ * (tasks can start before the bridge records the execution) moves too; the bridge then records
+ * the execution without moving the state back. Returns whether it wrote; a no-op from any other
+ * state (later aggregate writes also move a job on).
  */
 export async function markJobRunning(job: DocumentSnapshot): Promise<boolean> {
   const state = (job.data() as JobDocument | undefined)?.state;
-  if (state !== 'dispatched' || !canTransitionJob(state, 'running')) return false;
+  if (state === undefined || !['dispatched', 'dispatching'].includes(state)) return false;
+  if (!canTransitionJob(state, 'running')) return false;
   try {
     await job.ref.update(
       {

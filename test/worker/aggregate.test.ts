@@ -100,6 +100,16 @@ describe('the job aggregate when many tasks end at once (in-process, on the emul
     expect(job.tasks?.failed).toBeGreaterThanOrEqual(1);
   });
 
+  it('tasks that start and end before the bridge records the dispatch still move the job on', async () => {
+    const jobId = 'before-record';
+    await createDispatchedJob(db, jobId, 5, { state: 'dispatching' });
+    const codes = await runAllAtOnce(jobId, 5);
+    expect(codes).toEqual([0, 0, 0, 0, 0]);
+    const job = await readJob(db, jobId);
+    expect(job).toMatchObject({ state: 'succeeded', tasks: { succeeded: 5 } });
+    expect(job.startedAt).toBeTruthy();
+  });
+
   it('the first task moves the job running at its start, before any task ends', async () => {
     const jobId = 'first-start';
     await createDispatchedJob(db, jobId, 3);

@@ -190,6 +190,11 @@ describe('jobbridge work, spawned with the Cloud Run task env set by hand', () =
       willRetry: false,
       error: { code: 'cancelled' },
     });
+    // The job ends cancelled, not failed: its only task was stopped because of the cancel.
+    expect(await readJob(db, jobId)).toMatchObject({
+      state: 'cancelled',
+      error: { code: 'cancelled' },
+    });
   });
 
   it('SIGTSTP and SIGCONT (maintenance migration) do not end the task', async () => {
