@@ -11,12 +11,14 @@ import Fastify, {
 import { jobDocumentId } from '../contract/index.ts';
 import type { Launcher } from '../launcher/index.ts';
 import type { Logger } from '../log.ts';
+import { DEFAULT_RECONCILE_OPTIONS, type ReconcileOptions } from '../reconciler/index.ts';
 import { newOpCount, type OpCount } from '../store/job-ops.ts';
 import { JobRepository } from '../store/job-repository.ts';
 import type { BridgeConfig, TestFault } from './config.ts';
 import { keyedClaimer } from './concurrency-keys.ts';
 import { Dispatcher } from './dispatch.ts';
 import { LaunchLimiter } from './limiter.ts';
+import { mountMaintenanceRoutes } from './maintenance-routes.ts';
 import { isAck, outcome, rejected, type Outcome } from './outcomes.ts';
 import { createOidcVerifier, insecureVerifier, type PushVerifier } from './push-auth.ts';
 import { parsePushDelivery, type ParsedDelivery } from './push-envelope.ts';
@@ -47,6 +49,8 @@ export interface BridgeServerDeps {
   now?: () => Date;
   /** Defaults to one built from `config.limits`; pass one in to read its gauge. */
   limiter?: LaunchLimiter;
+  /** How `POST /reconcile` decides what is stale; the reconciler's defaults otherwise. */
+  reconcile?: ReconcileOptions & { maxPages: number };
 }
 
 /** The fastify instance of the bridge (its logger is our pino logger). */
@@ -81,7 +85,8 @@ function verifierFor(config: ServerConfig): PushVerifier {
 }
 
 /**
- * The bridge's HTTP server: `POST /pubsub/push`, `GET /healthz`, `GET /readyz`. Not listening
+ * The bridge's HTTP server: `POST /pubsub/push`, `POST /pubsub/dead-letter`, `POST /reconcile`,
+ * `GET /healthz`, `GET /readyz`, `GET /limitz`. Not listening
  * yet: the caller calls `listen()` (the CLI) or `inject()` (tests). Work still running when a
  * delivery's budget ran out is tracked, and closing the server waits for it.
  */
@@ -218,6 +223,20 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
       );
       return reply(req, res, result, ops);
     },
+  });
+
+  mountMaintenanceRoutes(app, {
+    firestore: deps.firestore,
+    collection: config.collection,
+    launcher: deps.launcher,
+    logger,
+    verifier,
+    limiter,
+    retentionMs: config.retentionDays * DAY_MS,
+    leaseMs: config.leaseMs,
+    keyConcurrency: config.limits.keyConcurrency,
+    reconcile: deps.reconcile ?? { ...DEFAULT_RECONCILE_OPTIONS, maxPages: 20 },
+    now,
   });
 
   app.get('/healthz', () => Promise.resolve({ status: 'ok' }));

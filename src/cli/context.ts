@@ -1,5 +1,6 @@
-import { Firestore } from '@google-cloud/firestore';
-import { PubSub } from '@google-cloud/pubsub';
+import type { Firestore } from '@google-cloud/firestore';
+import type { PubSub } from '@google-cloud/pubsub';
+import { createFirestore, createPubSub } from '../google-clients.ts';
 import type { Command } from 'commander';
 import { DEFAULT_COLLECTION, FIXED_ENV } from '../contract/index.ts';
 
@@ -46,10 +47,9 @@ export async function withFirestore<T>(
   config: ClientConfig,
   use: (db: Firestore) => Promise<T>,
 ): Promise<T> {
-  const db = new Firestore({
-    ...(config.projectId && { projectId: config.projectId }),
-    // As for Pub/Sub: no GCE metadata probe when talking to the emulator.
-    ...(config.firestoreEmulatorHost && { universeDomain: 'googleapis.com' }),
+  const db = createFirestore({
+    projectId: config.projectId,
+    emulatorHost: config.firestoreEmulatorHost,
   });
   try {
     return await use(db);
@@ -63,11 +63,9 @@ export async function withPubSub<T>(
   config: ClientConfig,
   use: (pubsub: PubSub) => Promise<T>,
 ): Promise<T> {
-  const pubsub = new PubSub({
-    ...(config.projectId && { projectId: config.projectId }),
-    // On the emulator, naming the universe keeps google-auth-library from probing for a GCE
-    // metadata server (a warning on stderr and a delay); emulatorMode keeps plaintext gRPC.
-    ...(config.pubsubEmulatorHost && { universeDomain: 'googleapis.com', emulatorMode: true }),
+  const pubsub = createPubSub({
+    projectId: config.projectId,
+    emulatorHost: config.pubsubEmulatorHost,
   });
   try {
     return await use(pubsub);

@@ -1,6 +1,6 @@
-import { Firestore } from '@google-cloud/firestore';
 import type { Command } from 'commander';
 import { CloudRunLauncher, createRunClients } from '../launcher/index.ts';
+import { createFirestore } from '../google-clients.ts';
 import { createLogger } from '../log.ts';
 import { loadReconcilerConfig, reconcile, RECONCILER_ENV } from '../reconciler/index.ts';
 
@@ -17,7 +17,10 @@ export function register(program: Command): void {
     .action(async (flags: { json?: boolean }) => {
       const config = loadReconcilerConfig(process.env);
       const log = createLogger({ name: 'reconciler', level: process.env.LOG_LEVEL ?? 'warn' });
-      const firestore = new Firestore({ projectId: config.projectId });
+      const firestore = createFirestore({
+        projectId: config.projectId,
+        emulatorHost: process.env.FIRESTORE_EMULATOR_HOST,
+      });
       const run = createRunClients({
         projectId: config.projectId,
         ...(config.cloudRunEmulatorHost ? { emulatorHost: config.cloudRunEmulatorHost } : {}),

@@ -1,5 +1,4 @@
 import { once } from 'node:events';
-import { Firestore } from '@google-cloud/firestore';
 import type { Command } from 'commander';
 import {
   ConfigError,
@@ -9,7 +8,13 @@ import {
 } from '../bridge/config.ts';
 import { buildBridgeServer } from '../bridge/server.ts';
 import { CloudRunLauncher, createRunClients } from '../launcher/index.ts';
+import { createFirestore } from '../google-clients.ts';
 import { createLogger, type Logger } from '../log.ts';
+import {
+  loadReconcilerConfig,
+  ReconcilerConfigError,
+  type ReconcileOptions,
+} from '../reconciler/index.ts';
 
 /**
  * The crash points of the crash-safety tests: the process dies exactly as a SIGKILL'd instance
@@ -44,7 +49,10 @@ async function shutdown(
 }
 
 /** Runs the bridge until SIGTERM or SIGINT. */
-export async function runServe(config: BridgeConfig): Promise<void> {
+export async function runServe(
+  config: BridgeConfig,
+  reconcile?: ReconcileOptions & { maxPages: number },
+): Promise<void> {
   const logger = createLogger({ level: config.logLevel, name: 'bridge' });
   if (config.pushAuth.mode === 'insecure') {
     logger.warn(
@@ -53,7 +61,10 @@ export async function runServe(config: BridgeConfig): Promise<void> {
   }
   if (config.testFault !== undefined)
     logger.warn({ fault: config.testFault }, 'test fault point armed');
-  const firestore = new Firestore({ projectId: config.projectId });
+  const firestore = createFirestore({
+    projectId: config.projectId,
+    emulatorHost: process.env.FIRESTORE_EMULATOR_HOST,
+  });
   const run = createRunClients({
     projectId: config.projectId,
     ...(config.cloudRunEmulatorHost ? { emulatorHost: config.cloudRunEmulatorHost } : {}),
@@ -66,6 +77,7 @@ export async function runServe(config: BridgeConfig): Promise<void> {
     launcher,
     logger,
     ...(fault ? { fault } : {}),
+    ...(reconcile ? { reconcile } : {}),
   });
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
@@ -88,18 +100,22 @@ export function register(program: Command): void {
   program
     .command('serve')
     .description(
-      'Run the Pub/Sub push bridge: POST /pubsub/push, GET /healthz, GET /readyz (configured by env vars)',
+      'Run the Pub/Sub push bridge: POST /pubsub/push, /pubsub/dead-letter, /reconcile; GET /healthz, /readyz, /limitz (configured by env vars)',
     )
     .action(async () => {
       let config: BridgeConfig;
+      let reconcile: ReconcileOptions & { maxPages: number };
       try {
         config = loadBridgeConfig(process.env);
+        // POST /reconcile runs the same pass as `jobbridge reconcile`, with the same settings.
+        const reconciler = loadReconcilerConfig(process.env);
+        reconcile = { ...reconciler.options, maxPages: reconciler.maxPages };
       } catch (err: unknown) {
-        if (!(err instanceof ConfigError)) throw err;
+        if (!(err instanceof ConfigError) && !(err instanceof ReconcilerConfigError)) throw err;
         process.stderr.write(`jobbridge serve: ${err.message}\n`);
         process.exitCode = 1;
         return;
       }
-      await runServe(config);
+      await runServe(config, reconcile);
     });
 }

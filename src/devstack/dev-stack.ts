@@ -1,7 +1,7 @@
-import { PubSub } from '@google-cloud/pubsub';
 import { BRIDGE_ENV } from '../bridge/config.ts';
 import { FIXED_ENV } from '../contract/index.ts';
 import { loadJobFile, startRunEmulator, type JobFile } from '../emulator/index.ts';
+import { createPubSub } from '../google-clients.ts';
 import { ensureJobTopology } from '../producer/index.ts';
 import { startBridgeProcess } from './bridge-process.ts';
 import {
@@ -222,13 +222,7 @@ async function createTopology(
     pushEndpoint: string;
   },
 ): Promise<void> {
-  const pubsub = new PubSub({
-    projectId: options.projectId,
-    apiEndpoint: pubsubHost,
-    // No metadata-server probe and plaintext gRPC: this is the emulator.
-    emulatorMode: true,
-    universeDomain: 'googleapis.com',
-  });
+  const pubsub = createPubSub({ projectId: options.projectId, emulatorHost: pubsubHost });
   try {
     await ensureJobTopology(pubsub, { topic: options.topic, ...names });
   } finally {

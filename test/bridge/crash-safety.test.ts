@@ -6,7 +6,9 @@ import { emulatorHosts, testFirestore, testProjectId } from '../harness/google.t
 import { killAllChildren, startChildBridge, type ChildBridge } from './child-bridge.ts';
 import { envelope, eventually, JOB, jobRequest, REGION } from './rig.ts';
 
-const LEASE_MS = 2500;
+// Long enough that, on a loaded 2-core machine, the first redelivery still finds the dead
+// bridge's lease live (the test asserts that refusal); short enough to wait out.
+const LEASE_MS = 6000;
 
 describe('crash safety: a bridge SIGKILLed mid-delivery, then a redelivery after the lease', () => {
   const projectId = testProjectId('bridge-crash');

@@ -4,7 +4,11 @@ import type { protos } from '@google-cloud/run';
 import type { BridgeConfig } from '../../src/bridge/config.ts';
 import type { LaunchLimiter } from '../../src/bridge/limiter.ts';
 import type { PushVerifier } from '../../src/bridge/push-auth.ts';
-import { buildBridgeServer, type BridgeServer } from '../../src/bridge/server.ts';
+import {
+  buildBridgeServer,
+  type BridgeServer,
+  type BridgeServerDeps,
+} from '../../src/bridge/server.ts';
 import {
   startRunEmulator,
   type FaultOptions,
@@ -57,6 +61,8 @@ export interface RigOptions {
   limiter?: LaunchLimiter;
   /** Another Firestore client (e.g. one pointed at nothing). */
   firestore?: (projectId: string) => Firestore;
+  /** What `POST /reconcile` treats as stale. */
+  reconcile?: BridgeServerDeps['reconcile'];
 }
 
 /** An in-process bridge on the Firestore emulator and a Cloud Run Jobs emulator of its own. */
@@ -141,6 +147,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     logger,
     ...(options.verifier ? { verifier: options.verifier } : {}),
     ...(options.limiter ? { limiter: options.limiter } : {}),
+    ...(options.reconcile ? { reconcile: options.reconcile } : {}),
   });
   await app.ready();
   return {

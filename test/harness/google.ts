@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Firestore } from '@google-cloud/firestore';
-import { PubSub } from '@google-cloud/pubsub';
+import type { Firestore } from '@google-cloud/firestore';
+import type { PubSub } from '@google-cloud/pubsub';
+import { createFirestore, createPubSub } from '../../src/google-clients.ts';
 import { inject } from 'vitest';
 
 /**
@@ -18,11 +19,14 @@ export function emulatorHosts(): { pubsub: string; firestore: string } {
 /** A Firestore client on the emulator for `projectId`. */
 export function testFirestore(projectId: string): Firestore {
   process.env.FIRESTORE_EMULATOR_HOST = inject('firestoreHost');
-  return new Firestore({ projectId, preferRest: false });
+  return createFirestore(
+    { projectId, emulatorHost: inject('firestoreHost') },
+    { preferRest: false },
+  );
 }
 
 /** A Pub/Sub client on the emulator for `projectId`. */
 export function testPubSub(projectId: string): PubSub {
   process.env.PUBSUB_EMULATOR_HOST = inject('pubsubHost');
-  return new PubSub({ projectId });
+  return createPubSub({ projectId, emulatorHost: inject('pubsubHost') });
 }

@@ -1,0 +1,144 @@
+import type { Firestore } from '@google-cloud/firestore';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Launcher } from '../launcher/index.ts';
+import type { Logger } from '../log.ts';
+import {
+  DEAD_LETTER_PATH,
+  deadLetterRoute,
+  reconcile,
+  type ReconcileOptions,
+  type ReconcileResult,
+} from '../reconciler/index.ts';
+import { dispatchAllQueued, type QueuedDispatch } from './concurrency-keys.ts';
+import type { LaunchLimiter } from './limiter.ts';
+import { outcome } from './outcomes.ts';
+import type { PushVerifier } from './push-auth.ts';
+import type { BridgeServer } from './server.ts';
+
+export const RECONCILE_PATH = '/reconcile';
+
+/** What the dead-letter and reconcile routes need; all of it is the bridge's own. */
+export interface MaintenanceDeps {
+  firestore: Firestore;
+  collection: string;
+  launcher: Launcher;
+  logger: Logger;
+  verifier: PushVerifier;
+  limiter: LaunchLimiter;
+  retentionMs: number;
+  leaseMs: number;
+  keyConcurrency: number;
+  reconcile: ReconcileOptions & { maxPages: number };
+  now: () => Date;
+}
+
+/** Summary of one `POST /reconcile` call, as answered and logged. */
+export interface ReconcileSummary {
+  examined: number;
+  actions: Record<string, number>;
+  queued: Record<string, number>;
+  /** Set when the bounded call stopped with more to do: the next call goes on from there. */
+  nextCursor?: string;
+}
+
+function cursorOf(body: unknown): string | undefined {
+  if (!Buffer.isBuffer(body) || body.length === 0) return undefined;
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { cursor?: unknown };
+    return typeof parsed.cursor === 'string' ? parsed.cursor : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function count<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of items) out[key(item)] = (out[key(item)] ?? 0) + 1;
+  return out;
+}
+
+/**
+ * One bounded reconcile call: passes following the cursor up to `maxPages`, then the queued jobs
+ * whose key has room again (a job that just ended frees its key's slot).
+ */
+export async function reconcileOnce(
+  deps: MaintenanceDeps,
+  cursor?: string,
+): Promise<ReconcileSummary> {
+  const { maxPages, ...options } = deps.reconcile;
+  const passDeps = {
+    firestore: deps.firestore,
+    collection: deps.collection,
+    launcher: deps.launcher,
+    log: deps.logger,
+    now: deps.now,
+  };
+  const actions: ReconcileResult['actions'] = [];
+  let examined = 0;
+  let next = cursor;
+  for (let page = 0; page < maxPages; page++) {
+    const result = await reconcile(passDeps, { ...options, ...(next ? { cursor: next } : {}) });
+    examined += result.examined;
+    actions.push(...result.actions);
+    next = result.nextCursor;
+    if (next === undefined) break;
+  }
+  let queued: QueuedDispatch[] = [];
+  if (deps.keyConcurrency > 0) {
+    queued = await dispatchAllQueued({
+      firestore: deps.firestore,
+      collection: deps.collection,
+      keyConcurrency: deps.keyConcurrency,
+      launcher: deps.launcher,
+      leaseMs: deps.leaseMs,
+      limiter: deps.limiter,
+      now: deps.now,
+    });
+  }
+  return {
+    examined,
+    actions: count(actions, (a) => a.action),
+    queued: count(queued, (q) => q.result),
+    ...(next !== undefined ? { nextCursor: next } : {}),
+  };
+}
+
+/**
+ * Mounts `POST /pubsub/dead-letter` (the dead-letter topic's push subscription) and
+ * `POST /reconcile` (Cloud Scheduler), both behind the same OIDC check as the push endpoint.
+ */
+export function mountMaintenanceRoutes(app: BridgeServer, deps: MaintenanceDeps): void {
+  const authenticate = async (req: FastifyRequest, res: FastifyReply) => {
+    const denied = await deps.verifier.verify(req.headers.authorization);
+    if (denied === undefined) return undefined;
+    const refused = outcome(denied);
+    deps.logger.warn({ path: req.url, outcome: refused.reason }, 'maintenance call refused');
+    return res.code(refused.status).send({ outcome: refused.reason });
+  };
+
+  const deadLetter = deadLetterRoute({
+    firestore: deps.firestore,
+    collection: deps.collection,
+    launcher: deps.launcher,
+    retentionMs: deps.retentionMs,
+    now: deps.now,
+    log: deps.logger,
+  });
+  app.post(DEAD_LETTER_PATH, { onRequest: authenticate }, async (req, res) => {
+    await deadLetter(req, res);
+    deps.logger.info({ status: res.statusCode }, 'dead letter');
+    return res;
+  });
+
+  app.post(RECONCILE_PATH, { onRequest: authenticate }, async (req, res) => {
+    try {
+      const summary = await reconcileOnce(deps, cursorOf(req.body));
+      deps.logger.info(summary, 'reconcile pass');
+      return summary;
+    } catch (err: unknown) {
+      deps.logger.error({ err }, 'reconcile pass failed');
+      const message = err instanceof Error ? err.message : String(err);
+      return res.code(503).send({ outcome: 'reconcile-failed', error: message });
+    }
+  });
+}
