@@ -19,6 +19,7 @@ interface DevFlags {
   firestorePort: number;
   runPort: number;
   bridgePort: number;
+  reconcileIntervalMs: number;
   verbose?: boolean;
 }
 
@@ -81,6 +82,12 @@ export function register(program: Command): void {
     .option('--firestore-port <port>', 'Firestore emulator port (0: a free one)', port, 8086)
     .option('--run-port <port>', 'Cloud Run Jobs emulator port (0: a free one)', port, 8123)
     .option('--bridge-port <port>', 'bridge port (0: a free one)', port, 8080)
+    .option(
+      '--reconcile-interval-ms <ms>',
+      'how often the reconciler runs (POST /reconcile on the bridge; 0: never)',
+      integerAtLeast(0),
+      5000,
+    )
     .option('--verbose', "also print the Google emulators' own output")
     .addHelpText(
       'after',
@@ -116,6 +123,7 @@ export function register(program: Command): void {
             runPort: flags.runPort,
             bridgePort: flags.bridgePort,
             verbose: flags.verbose === true,
+            reconcileIntervalMs: flags.reconcileIntervalMs,
             log,
             onProcessGroup,
           });

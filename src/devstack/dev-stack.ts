@@ -2,6 +2,7 @@ import { BRIDGE_ENV } from '../bridge/config.ts';
 import { FIXED_ENV } from '../contract/index.ts';
 import { loadJobFile, startRunEmulator, type JobFile } from '../emulator/index.ts';
 import { createPubSub } from '../google-clients.ts';
+import { RECONCILER_ENV } from '../reconciler/config.ts';
 import { ensureJobTopology } from '../producer/index.ts';
 import { startBridgeProcess } from './bridge-process.ts';
 import {
@@ -29,6 +30,8 @@ export interface DevStackOptions {
   log: (line: string) => void;
   /** Also pass on the Google emulators' own (Java) output. */
   verbose?: boolean;
+  /** How often the reconciler runs (`POST /reconcile` on the bridge); 0 turns it off. */
+  reconcileIntervalMs?: number;
   /** Told each process group the stack starts, as soon as it starts (for a last-resort kill). */
   onProcessGroup?: (pgid: number) => void;
 }
@@ -40,6 +43,8 @@ export interface DevStack {
   readonly subscription: string;
   readonly deadLetterTopic: string;
   readonly deadLetterSubscription: string;
+  /** Push subscription on the dead-letter topic to the bridge's `/pubsub/dead-letter`. */
+  readonly deadLetterPushSubscription: string;
   readonly jobs: readonly string[];
   readonly hosts: { pubsub: string; firestore: string; run: string; bridge: string };
   /** What `jobbridge publish / watch / status` need: print it as `export …`. */
@@ -152,12 +157,25 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     const names = {
       subscription: `${options.topic}-bridge`,
       deadLetterTopic: `${options.topic}-dead-letter`,
+      // The Pub/Sub emulator forwards dead letters only to a topic that has a pull subscription:
+      // this one keeps them readable, and the push one below hands them to the bridge.
       deadLetterSubscription: `${options.topic}-dead-letter`,
+      deadLetterPushSubscription: `${options.topic}-dead-letter-bridge`,
     };
     await createTopology(google.pubsub.host, options, {
       ...names,
       pushEndpoint: `${bridge.url}/pubsub/push`,
+      deadLetterPush: {
+        subscription: names.deadLetterPushSubscription,
+        endpoint: `${bridge.url}/pubsub/dead-letter`,
+      },
     });
+    const reconciler = startReconcileLoop(
+      `${bridge.url}/reconcile`,
+      options.reconcileIntervalMs ?? 5000,
+      options.log,
+    );
+    stops.push(() => reconciler.stop());
     return {
       projectId: options.projectId,
       topic: options.topic,
@@ -209,6 +227,49 @@ function bridgeEnv(
     [FIXED_ENV.firestoreEmulatorHost]: at.firestore,
     [FIXED_ENV.cloudRunEmulatorHost]: at.run,
     [BRIDGE_ENV.host]: '127.0.0.1',
+    // Locally, a job left behind is worth finishing within seconds, not minutes.
+    [RECONCILER_ENV.staleAfterMs]: env[RECONCILER_ENV.staleAfterMs] ?? '20000',
+    [RECONCILER_ENV.leaseGraceMs]: env[RECONCILER_ENV.leaseGraceMs] ?? '30000',
+    [RECONCILER_ENV.heartbeatStaleMs]: env[RECONCILER_ENV.heartbeatStaleMs] ?? '90000',
+  };
+}
+
+/**
+ * What Cloud Scheduler does in production: a reconcile pass on the bridge every `intervalMs`
+ * (one at a time), its actions logged when it took any.
+ */
+function startReconcileLoop(
+  url: string,
+  intervalMs: number,
+  log: (line: string) => void,
+): { stop(): Promise<void> } {
+  if (intervalMs <= 0) return { stop: () => Promise.resolve() };
+  let running: Promise<void> = Promise.resolve();
+  const pass = async (): Promise<void> => {
+    try {
+      const res = await fetch(url, { method: 'POST', signal: AbortSignal.timeout(intervalMs * 4) });
+      const summary = (await res.json()) as { actions?: Record<string, number> };
+      const acted = Object.entries(summary.actions ?? {}).filter(([kind]) => kind !== 'waiting');
+      if (!res.ok || acted.length > 0) {
+        log(formatLogLine('reconcile', `${res.status} ${JSON.stringify(summary)}`));
+      }
+    } catch (err: unknown) {
+      log(
+        formatLogLine(
+          'reconcile',
+          `pass failed: ${err instanceof Error ? err.message : String(err)}`,
+        ),
+      );
+    }
+  };
+  const timer = setInterval(() => {
+    running = running.then(pass);
+  }, intervalMs);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+    },
   };
 }
 
@@ -220,6 +281,7 @@ async function createTopology(
     deadLetterTopic: string;
     deadLetterSubscription: string;
     pushEndpoint: string;
+    deadLetterPush: { subscription: string; endpoint: string };
   },
 ): Promise<void> {
   const pubsub = createPubSub({ projectId: options.projectId, emulatorHost: pubsubHost });

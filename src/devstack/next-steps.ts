@@ -30,7 +30,7 @@ export function nextSteps(stack: DevStack, jobFile: string, cwd = process.cwd())
   return [
     `${READY_LINE} (project ${stack.projectId})`,
     `  Pub/Sub emulator         ${stack.hosts.pubsub}  topic ${stack.topic} → push subscription ${stack.subscription}`,
-    `                           dead letters: topic ${stack.deadLetterTopic}, pull subscription ${stack.deadLetterSubscription}`,
+    `                           dead letters: topic ${stack.deadLetterTopic}, pull subscription ${stack.deadLetterSubscription}, push → bridge /pubsub/dead-letter`,
     `  Firestore emulator       ${stack.hosts.firestore}  collection ${stack.clientEnv.JOBBRIDGE_COLLECTION ?? 'jobs'}`,
     `  Cloud Run Jobs emulator  ${stack.hosts.run}  jobs ${stack.jobs.join(', ')} (${relative(cwd, jobFile) || jobFile})`,
     `  bridge                   http://${stack.hosts.bridge}/pubsub/push (push auth off: local only)`,

@@ -1,4 +1,4 @@
-import type { PubSub, Topic } from '@google-cloud/pubsub';
+import type { PubSub, SubscriptionMetadata, Topic } from '@google-cloud/pubsub';
 
 /** The Pub/Sub resources jobbridge needs, and the delivery policies we recommend. */
 export interface JobTopologyOptions {
@@ -12,6 +12,11 @@ export interface JobTopologyOptions {
   subscription: string;
   /** The bridge's push URL, e.g. `http://127.0.0.1:8080/pubsub/push`. */
   pushEndpoint: string;
+  /**
+   * A push subscription on the dead-letter topic to the bridge's `/pubsub/dead-letter`, so a
+   * request Pub/Sub gave up on ends `failed` (reason `dead-lettered`) instead of vanishing.
+   */
+  deadLetterPush?: { subscription: string; endpoint: string };
   /** On Google: the service account whose OIDC token signs each push, and its audience. */
   oidc?: { serviceAccountEmail: string; audience: string };
   /** Default 10 (Pub/Sub allows 5–100). */
@@ -76,10 +81,29 @@ export async function ensureJobTopology(
       maxDeliveryAttempts: options.maxDeliveryAttempts ?? 10,
     },
   };
+  await createOrUpdate(pubsub, topic, options.subscription, metadata);
+  if (options.deadLetterPush) {
+    await createOrUpdate(pubsub, deadLetter, options.deadLetterPush.subscription, {
+      pushConfig: {
+        pushEndpoint: options.deadLetterPush.endpoint,
+        ...(options.oidc && { oidcToken: options.oidc }),
+      },
+      ackDeadlineSeconds: metadata.ackDeadlineSeconds,
+      retryPolicy: metadata.retryPolicy,
+    });
+  }
+}
+
+async function createOrUpdate(
+  pubsub: PubSub,
+  topic: Topic,
+  name: string,
+  metadata: SubscriptionMetadata,
+): Promise<void> {
   try {
-    await topic.createSubscription(options.subscription, metadata);
+    await topic.createSubscription(name, metadata);
   } catch (err: unknown) {
     if (!isAlreadyExists(err)) throw err;
-    await pubsub.subscription(options.subscription).setMetadata(metadata);
+    await pubsub.subscription(name).setMetadata(metadata);
   }
 }

@@ -103,6 +103,7 @@ describe('npm start (jobbridge dev)', () => {
         `--run-port=${ports.run}`,
         `--bridge-port=${ports.bridge}`,
         `--project=${project}`,
+        '--reconcile-interval-ms=500',
       ],
       cleanEnv(),
       true,
@@ -164,6 +165,14 @@ describe('npm start (jobbridge dev)', () => {
     expect(shown.job.state).toBe('succeeded');
     const hashed = shown.tasks.flatMap((t) => t.result?.items ?? []).map((i) => i.input);
     expect(hashed.sort()).toEqual([...inputs].sort());
+
+    // The reconcile loop runs against the bridge, as Cloud Scheduler would in production.
+    await until(
+      'a reconcile pass in the bridge log',
+      () => (/\[bridge\] info reconcile pass/.test(dev.output()) ? true : undefined),
+      10_000,
+    );
+    expect(dev.output()).toContain('push → bridge /pubsub/dead-letter');
 
     // Everything the stack started, whatever group it leads: npm, node, gcloud, java, the bridge.
     const pid = dev.child.pid ?? 0;

@@ -45,4 +45,18 @@ describe('ensureJobTopology', () => {
     const [again] = await pubsub.subscription(options.subscription).getMetadata();
     expect(again.pushConfig?.pushEndpoint).toBe('http://127.0.0.1:10/pubsub/push');
   });
+
+  it('with deadLetterPush, dead letters are also pushed to the bridge, the pull subscription kept', async () => {
+    const deadLetterPush = {
+      subscription: 'jobbridge-dead-letters-bridge',
+      endpoint: 'http://127.0.0.1:9/pubsub/dead-letter',
+    };
+    await ensureJobTopology(pubsub, { ...options, deadLetterPush });
+    const [push] = await pubsub.subscription(deadLetterPush.subscription).getMetadata();
+    expect(push.topic).toBe(`projects/${projectId}/topics/${options.deadLetterTopic}`);
+    expect(push.pushConfig?.pushEndpoint).toBe(deadLetterPush.endpoint);
+    expect(push.deadLetterPolicy).toBeFalsy();
+    const [keep] = await pubsub.subscription(options.deadLetterSubscription).getMetadata();
+    expect(keep.pushConfig?.pushEndpoint ?? '').toBe('');
+  });
 });
