@@ -22,8 +22,8 @@ import type { FunctionRegistry } from '../src/worker/function-types.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
-// The image's layout, as the Dockerfile builds it: the entrypoint script and the esbuild bundle
-// (node_modules linked: the bundle needs none for `work`, the emulator command reads protos there).
+// The image's layout, as the Dockerfile builds it: the entrypoint script, the esbuild bundle and
+// the worker's startup snapshot (docker-bundle.sh builds both; node_modules linked: the bundle needs none for `work`, the emulator command reads protos there).
 const APP = mkdtempSync(join(tmpdir(), 'bench-worker-app-'));
 mkdirSync(join(APP, 'scripts'));
 copyFileSync(
@@ -86,11 +86,17 @@ async function timeSpawn(
 
 // 1. Cold start: a fresh container each time, so an empty compile cache per run. The task doc
 // is watched from here (onSnapshot) before the spawn.
+// Each round also times the ES-module bundle without the snapshot (the same node flags), to
+// show what the snapshot saves.
 const bare: number[] = [];
 const work: number[] = [];
-for (let i = 0; i < 8; i++) {
-  bare.push(await timeSpawn(process.execPath, ['-e', '0'], {}));
-  const id = `cold-${i}`;
+const noSnapshot: number[] = [];
+const coldStartOnce = async (
+  id: string,
+  command: string,
+  commandArgs: string[],
+  into: number[],
+): Promise<void> => {
   await createJob(id, 1);
   const ref = db.collection('jobs').doc(id).collection('tasks').doc('0');
   let resolveSeen: () => void = () => undefined;
@@ -100,10 +106,10 @@ for (let i = 0; i < 8; i++) {
   });
   await new Promise((r) => setTimeout(r, 200)); // the listener is live before the spawn
   const cache = mkdtempSync(join(tmpdir(), 'bench-cc-'));
-  work.push(
+  into.push(
     await timeSpawn(
-      ENTRYPOINT,
-      ['work', 'simulate', '--steps', '0'],
+      command,
+      [...commandArgs, 'work', 'simulate', '--steps', '0'],
       {
         FIRESTORE_EMULATOR_HOST: firestore.host,
         GOOGLE_CLOUD_PROJECT: projectId,
@@ -118,14 +124,26 @@ for (let i = 0; i < 8; i++) {
   rmSync(cache, { recursive: true, force: true });
   if ((await ref.get()).data()?.state !== 'succeeded')
     throw new Error(`cold-start task ${id} did not succeed`);
+};
+for (let i = 0; i < 8; i++) {
+  bare.push(await timeSpawn(process.execPath, ['-e', '0'], {}));
+  await coldStartOnce(`cold-${i}`, ENTRYPOINT, [], work);
+  await coldStartOnce(
+    `cold-esm-${i}`,
+    process.execPath,
+    ['--max-old-space-size-percentage=75', join(APP, 'dist', 'bundle', 'jobbridge.mjs')],
+    noSnapshot,
+  );
 }
 // The first run fills the OS file cache: report the steady state.
 const coldStart = {
   entrypoint:
-    'scripts/docker-entrypoint.sh → node --max-old-space-size-percentage=75 dist/bundle/jobbridge.mjs work simulate --steps 0',
+    'scripts/docker-entrypoint.sh → node --max-old-space-size-percentage=75 --snapshot-blob dist/bundle/worker.blob work simulate --steps 0',
   nodeBareMs: median(bare.slice(1)),
   workToRunningMs: median(work.slice(1)),
   runsMs: work.map((x) => Math.round(x)),
+  withoutSnapshotMs: median(noSnapshot.slice(1)),
+  withoutSnapshotRunsMs: noSnapshot.map((x) => Math.round(x)),
 };
 
 // 2. progress() cost.
@@ -247,12 +265,16 @@ await db.terminate();
 await firestore.stop();
 rmSync(APP, { recursive: true, force: true });
 const figures = {
-  coldStart: { ...coldStart, overBareMs: coldStart.workToRunningMs - coldStart.nodeBareMs },
+  coldStart: {
+    ...coldStart,
+    overBareMs: coldStart.workToRunningMs - coldStart.nodeBareMs,
+    withoutSnapshotOverBareMs: coldStart.withoutSnapshotMs - coldStart.nodeBareMs,
+  },
   progressCall: { ns: progressNs, emptyCallNs: emptyNs, ratio: progressNs / emptyNs },
   fanOut,
 };
 console.log(
-  `cold start: work → running ${coldStart.workToRunningMs.toFixed(0)} ms, node -e 0 ${coldStart.nodeBareMs.toFixed(0)} ms`,
+  `cold start: work → running ${coldStart.workToRunningMs.toFixed(0)} ms (snapshot), ${coldStart.withoutSnapshotMs.toFixed(0)} ms (bundle, no snapshot), node -e 0 ${coldStart.nodeBareMs.toFixed(0)} ms`,
 );
 console.log(
   `progress(): ${progressNs.toFixed(1)} ns per call (empty call ${emptyNs.toFixed(1)} ns)`,
