@@ -47,6 +47,36 @@ describe("the Dockerfile's steps, run without Docker", () => {
     expect(stdout).toMatch(/work <function> \[args\.\.\.\]/);
   });
 
+  it('the package entry points resolve from the install (producer, consumer, contract, worker)', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const names = {};
+         for (const p of ['producer', 'consumer', 'contract', 'worker'])
+           names[p] = Object.keys(await import('jobbridge/' + p)).sort();
+         console.log(JSON.stringify(names));`,
+      ],
+      { cwd: join(out, 'app') },
+    );
+    const names = JSON.parse(stdout) as Record<string, string[]>;
+    expect(names.producer).toEqual(expect.arrayContaining(['publishJob', 'ensureJobTopology']));
+    expect(names.consumer).toEqual(expect.arrayContaining(['watchJob', 'waitForJob', 'listJobs']));
+    expect(names.contract).toEqual(expect.arrayContaining(['parseJobRequest', 'jobDocumentId']));
+    expect(names.worker).toEqual(['PermanentError', 'createTestContext']);
+  });
+
+  it('jobbridge serve from the install refuses a missing config, naming every variable', async () => {
+    const serve = run(join(out, 'app', 'scripts', 'docker-entrypoint.sh'), ['serve'], {
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    await expect(serve).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/GOOGLE_CLOUD_PROJECT.*JOBBRIDGE_REGION.*JOBBRIDGE_JOBS/s),
+    });
+  });
+
   it('jobbridge work runs an example function against the emulators, heap sized by the entrypoint', async () => {
     await createDispatchedJob(db, 'docker-job', 1);
     const child = spawn(

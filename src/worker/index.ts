@@ -1,0 +1,9 @@
+/** What a job function's author needs: its types, the permanent-failure error, a test context. */
+export type {
+  FunctionRegistry,
+  JobFunction,
+  JobFunctionModule,
+  TaskContext,
+} from './function-types.ts';
+export { PermanentError } from './errors.ts';
+export { createTestContext } from './test-context.ts';
