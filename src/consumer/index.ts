@@ -2,3 +2,4 @@ export { listJobs, type JobListItem, type ListJobsOptions } from './list-jobs.ts
 export { getJob, withDates, type CollectionOption, type JobSnapshot } from './snapshot.ts';
 export { waitForJob, WaitTimeoutError, type WaitForJobOptions } from './wait-for-job.ts';
 export { watchJob, type Unsubscribe, type WatchJobOptions } from './watch-job.ts';
+export { cancelJob, type CancelResult } from './cancel-job.ts';

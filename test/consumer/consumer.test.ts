@@ -1,6 +1,7 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  cancelJob,
   getJob,
   listJobs,
   waitForJob,
@@ -214,5 +215,26 @@ describe('listJobs', () => {
       ),
     ).toEqual(['l-new']);
     expect(ids(await listJobs(db, { collection, limit: 1 }))).toEqual(['l-new']);
+  });
+});
+
+describe('cancelJob', () => {
+  const collection = 'cancel-jobs';
+
+  it('sets cancelRequested once, and says so when asked again', async () => {
+    await writeJob(db, 'c-run', { state: 'running' }, collection);
+    expect(await cancelJob(db, 'c-run', { collection })).toEqual({ outcome: 'requested' });
+    expect((await jobRef(db, 'c-run', collection).get()).data()?.cancelRequested).toBe(true);
+    expect(await cancelJob(db, 'c-run', { collection })).toEqual({ outcome: 'already-requested' });
+  });
+
+  it('leaves an ended job alone and reports a missing one', async () => {
+    await writeJob(db, 'c-done', { state: 'succeeded' }, collection);
+    expect(await cancelJob(db, 'c-done', { collection })).toEqual({
+      outcome: 'finished',
+      state: 'succeeded',
+    });
+    expect((await jobRef(db, 'c-done', collection).get()).data()?.cancelRequested).toBeUndefined();
+    expect(await cancelJob(db, 'c-none', { collection })).toEqual({ outcome: 'not-found' });
   });
 });
