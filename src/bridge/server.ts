@@ -267,6 +267,12 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
       const issues = [{ path: 'body', reason: `is over ${config.bodyLimitBytes} bytes` }];
       return reply(req, res, rejected('body', issues));
     }
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+      // The framework refused the request itself (e.g. a Content-Type that is no media type):
+      // bad input, which a redelivery cannot mend, so it is acked too.
+      const issues = [{ path: 'body', reason: `cannot be read (${err.code ?? err.statusCode})` }];
+      return reply(req, res, rejected('body', issues));
+    }
     logger.error({ err }, 'unhandled error');
     return reply(req, res, outcome('internal'));
   });

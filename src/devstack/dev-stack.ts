@@ -3,7 +3,7 @@ import { FIXED_ENV } from '../contract/index.ts';
 import { loadJobFile, startRunEmulator, type JobFile } from '../emulator/index.ts';
 import { createPubSub } from '../google-clients.ts';
 import { RECONCILER_ENV } from '../reconciler/config.ts';
-import { ensureJobTopology } from '../producer/index.ts';
+import { ensureJobTopology, type JobTopologyOptions } from '../producer/index.ts';
 import { startBridgeProcess } from './bridge-process.ts';
 import {
   assertEmulatorToolsPresent,
@@ -169,6 +169,8 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         subscription: names.deadLetterPushSubscription,
         endpoint: `${bridge.url}/pubsub/dead-letter`,
       },
+      // The emulator stops redelivering refused pushes when a retry policy is set.
+      retryPolicy: false,
     });
     const reconciler = startReconcileLoop(
       `${bridge.url}/reconcile`,
@@ -229,7 +231,7 @@ function bridgeEnv(
     [BRIDGE_ENV.host]: '127.0.0.1',
     // Locally, a job left behind is worth finishing within seconds, not minutes.
     [RECONCILER_ENV.staleAfterMs]: env[RECONCILER_ENV.staleAfterMs] ?? '20000',
-    [RECONCILER_ENV.leaseGraceMs]: env[RECONCILER_ENV.leaseGraceMs] ?? '30000',
+    [RECONCILER_ENV.leaseGraceMs]: env[RECONCILER_ENV.leaseGraceMs] ?? '120000',
     [RECONCILER_ENV.heartbeatStaleMs]: env[RECONCILER_ENV.heartbeatStaleMs] ?? '90000',
   };
 }
@@ -276,13 +278,7 @@ function startReconcileLoop(
 async function createTopology(
   pubsubHost: string,
   options: DevStackOptions,
-  names: {
-    subscription: string;
-    deadLetterTopic: string;
-    deadLetterSubscription: string;
-    pushEndpoint: string;
-    deadLetterPush: { subscription: string; endpoint: string };
-  },
+  names: Omit<JobTopologyOptions, 'topic'>,
 ): Promise<void> {
   const pubsub = createPubSub({ projectId: options.projectId, emulatorHost: pubsubHost });
   try {

@@ -146,7 +146,12 @@ export async function startRunEmulator(options: RunEmulatorOptions): Promise<Sta
         const killed = registry.killAll();
         await new Promise<void>((resolve) => {
           // A client that keeps its channel open must not hold stop() up: force after a moment.
-          const force = setTimeout(() => server.forceShutdown(), 2000);
+          // tryShutdown's callback waits for the listener to close, which a connection that
+          // never became an HTTP/2 session can hold up for good: stop does not wait for it.
+          const force = setTimeout(() => {
+            server.forceShutdown();
+            resolve();
+          }, 2000);
           server.tryShutdown(() => {
             clearTimeout(force);
             resolve();

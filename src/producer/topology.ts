@@ -24,6 +24,13 @@ export interface JobTopologyOptions {
   /** Retry backoff bounds; default 10 s and 600 s. */
   minimumBackoffSeconds?: number;
   maximumBackoffSeconds?: number;
+  /**
+   * Default true. The official Pub/Sub emulator (google-cloud-cli 528) stops redelivering a
+   * refused push after one retry when a retry policy is set (bench/reliability/push-retry-probe.ts
+   * shows it): `jobbridge dev` passes false, so the emulator redelivers at once, as it does
+   * without one. On Google, keep the policy.
+   */
+  retryPolicy?: boolean;
   /** Default 60 s: the bridge answers well before, runJob is never awaited to completion. */
   ackDeadlineSeconds?: number;
 }
@@ -72,10 +79,14 @@ export async function ensureJobTopology(
       ...(options.oidc && { oidcToken: options.oidc }),
     },
     ackDeadlineSeconds: options.ackDeadlineSeconds ?? 60,
-    retryPolicy: {
-      minimumBackoff: { seconds: options.minimumBackoffSeconds ?? 10 },
-      maximumBackoff: { seconds: options.maximumBackoffSeconds ?? 600 },
-    },
+    ...(options.retryPolicy === false
+      ? {}
+      : {
+          retryPolicy: {
+            minimumBackoff: { seconds: options.minimumBackoffSeconds ?? 10 },
+            maximumBackoff: { seconds: options.maximumBackoffSeconds ?? 600 },
+          },
+        }),
     deadLetterPolicy: {
       deadLetterTopic: deadLetter.name,
       maxDeliveryAttempts: options.maxDeliveryAttempts ?? 10,

@@ -59,4 +59,12 @@ describe('ensureJobTopology', () => {
     const [keep] = await pubsub.subscription(options.deadLetterSubscription).getMetadata();
     expect(keep.pushConfig?.pushEndpoint ?? '').toBe('');
   });
+
+  it('retryPolicy: false leaves the subscription without one (for the emulator)', async () => {
+    const name = 'jobbridge-push-no-policy';
+    await ensureJobTopology(pubsub, { ...options, subscription: name, retryPolicy: false });
+    const [metadata] = await pubsub.subscription(name).getMetadata();
+    expect(metadata.retryPolicy).toBeFalsy();
+    expect(metadata.deadLetterPolicy?.maxDeliveryAttempts).toBe(10);
+  });
 });

@@ -1,0 +1,31 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emulatorHosts } from '../harness/google.ts';
+import { startInProcessBridge, type InProcessBridge } from '../reliability/inprocess-bridge.ts';
+
+/**
+ * Found by the fuzz suite: a push whose Content-Type header the framework cannot parse was
+ * answered `internal` (500), so Pub/Sub would have redelivered it forever. Any body gets a
+ * documented answer; an unreadable one is `rejected:body` (200, acked) like any other bad input.
+ */
+describe('a push with a malformed Content-Type header', () => {
+  let bridge: InProcessBridge;
+  beforeAll(async () => {
+    bridge = await startInProcessBridge({ firestoreHost: emulatorHosts().firestore });
+  });
+  afterAll(async () => {
+    await bridge?.close();
+  });
+
+  for (const contentType of ['', ' ', 'json', 'application/', '/json', 'a b', ';']) {
+    it(`Content-Type ${JSON.stringify(contentType)} is not answered internal`, async () => {
+      const res = await bridge.app.inject({
+        method: 'POST',
+        url: '/pubsub/push',
+        headers: { 'content-type': contentType },
+        payload: '{"message":{"messageId":"1"}}',
+      });
+      expect(res.statusCode).toBe(200);
+      expect(res.json<{ outcome: string }>().outcome).toBe('rejected:body');
+    });
+  }
+});

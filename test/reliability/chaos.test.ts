@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { emulatorHosts } from '../harness/google.ts';
+import { runChaos } from './chaos-run.ts';
+
+/** CI size of the chaos suite; `npm run chaos` runs 1,000 requests (bench/chaos.ts). */
+const REQUESTS = Number(process.env.CHAOS_CI_REQUESTS ?? 100);
+
+describe('chaos: Pub/Sub push to a bridge SIGKILLed every few seconds, RunJob faults, workers killed', () => {
+  it(`${REQUESTS} requests (30 % duplicates, 10 % invalid): one execution per valid request, every job terminal`, async () => {
+    const hosts = emulatorHosts();
+    const report = await runChaos({
+      requests: REQUESTS,
+      faults: true,
+      pubsubHost: hosts.pubsub,
+      firestoreHost: hosts.firestore,
+      publishPerSecond: 5,
+      restartEveryMs: [2500, 4500],
+      seed: 42,
+      settleTimeoutMs: 90_000,
+    });
+    console.log(`chaos (CI size): ${JSON.stringify(report)}`);
+    expect(report.problems).toEqual([]);
+    expect(report.executions).toBe(report.distinctValid);
+    expect(report.terminalStates).toEqual({
+      succeeded: report.distinctValid,
+      rejected: report.invalid,
+    });
+    // The chaos really happened: the bridge died, RunJob failed, workers were killed.
+    expect(report.bridgeRestarts).toBeGreaterThanOrEqual(3);
+    expect(report.runJobFaultsInjected).toBeGreaterThan(0);
+    expect(report.workersKilled).toBeGreaterThan(0);
+  }, 180_000);
+});
