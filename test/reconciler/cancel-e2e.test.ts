@@ -86,6 +86,19 @@ describe('cancellation end to end, with real workers', () => {
     const { job } = await waitForJob(db, requestId, { timeoutMs: 20_000 });
     expect(job?.state).toBe('cancelled');
     expect(job?.error).toMatchObject({ code: 'cancelled' });
+
+    // The job ends with the first stopped task; the execution once every task has exited.
+    const recorded = (await db.collection('jobs').doc(requestId).get()).data() as {
+      dispatch: { executionName: string };
+    };
+    const ended = Date.now() + 20_000;
+    let [execution] = await run.executions.getExecution({ name: recorded.dispatch.executionName });
+    while (!execution.completionTime) {
+      if (Date.now() > ended) throw new Error('the cancelled execution never ended');
+      await new Promise((r) => setTimeout(r, 100));
+      [execution] = await run.executions.getExecution({ name: recorded.dispatch.executionName });
+    }
+    expect(execution).toMatchObject({ cancelledCount: 2, succeededCount: 0, retriedCount: 0 });
     for (const index of ['0', '1']) {
       expect((await tasks.doc(index).get()).data()).toMatchObject({
         state: 'failed',
@@ -94,11 +107,5 @@ describe('cancellation end to end, with real workers', () => {
         error: { code: 'cancelled' },
       });
     }
-    const recorded = (await db.collection('jobs').doc(requestId).get()).data() as {
-      dispatch: { executionName: string };
-    };
-    const executionName = recorded.dispatch.executionName;
-    const [execution] = await run.executions.getExecution({ name: executionName });
-    expect(execution).toMatchObject({ cancelledCount: 2, succeededCount: 0, retriedCount: 0 });
   });
 });
