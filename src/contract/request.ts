@@ -55,7 +55,9 @@ const argsSchema = z
   .array(
     z
       .string()
-      .refine((s) => utf8(s) <= LIMITS.argMaxBytes, `must be at most ${LIMITS.argMaxBytes} bytes`),
+      .refine((s) => utf8(s) <= LIMITS.argMaxBytes, `must be at most ${LIMITS.argMaxBytes} bytes`)
+      // exec takes no NUL byte: such an argument could never reach the task.
+      .refine((s) => !s.includes('\u0000'), 'must not contain NUL'),
   )
   .max(LIMITS.argsMaxCount, `must have at most ${LIMITS.argsMaxCount} items`)
   .refine(

@@ -34,22 +34,35 @@ export interface TaskProcessOptions {
 export class TaskProcess {
   readonly ended: Promise<AttemptEnd>;
   readonly startedAt = new Date();
-  readonly #child: ChildProcess;
+  readonly #child: ChildProcess | undefined;
   readonly #stderrTail: string[] = [];
   #exited = false;
   #killTimer: NodeJS.Timeout | undefined;
 
   constructor(options: TaskProcessOptions) {
     const [program, ...fixedArgs] = options.command;
-    this.#child = spawn(program ?? '', [...fixedArgs, ...options.args], {
-      env: options.env,
-      cwd: options.cwd,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    for (const stream of [this.#child.stdout, this.#child.stderr]) {
+    let child: ChildProcess;
+    try {
+      child = spawn(program ?? '', [...fixedArgs, ...options.args], {
+        env: options.env,
+        cwd: options.cwd,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    } catch (err: unknown) {
+      // spawn throws at once for what exec can never take (a NUL byte in an argument or env
+      // value): the attempt fails to start, like a missing command, instead of taking the
+      // emulator's RunJob down with it and leaving the task running for ever.
+      this.#child = undefined;
+      this.#exited = true;
+      const spawnError = err instanceof Error ? err : new Error(String(err));
+      this.ended = Promise.resolve({ code: 127, signal: null, spawnError });
+      return;
+    }
+    this.#child = child;
+    for (const stream of [child.stdout, child.stderr]) {
       if (!stream) continue;
-      const isStderr = stream === this.#child.stderr;
+      const isStderr = stream === child.stderr;
       createInterface({ input: stream }).on('line', (line) => {
         options.log(`${options.prefix} ${line}`);
         if (isStderr) {
@@ -59,16 +72,16 @@ export class TaskProcess {
       });
     }
     this.ended = new Promise<AttemptEnd>((resolve) => {
-      this.#child.once('error', (err) => {
+      child.once('error', (err) => {
         // 'error' without a pid means the spawn itself failed; 'exit' never follows then.
-        if (this.#child.pid === undefined)
+        if (child.pid === undefined)
           this.#finish(resolve, { code: 127, signal: null, spawnError: err });
       });
-      this.#child.once('exit', (code, signal) => {
+      child.once('exit', (code, signal) => {
         // The last lines (a heap-exhaustion report) may still be in the pipes: let them drain.
         const drained = new Promise<void>((done) => {
           const timer = setTimeout(done, OUTPUT_DRAIN_MS);
-          this.#child.once('close', () => {
+          child.once('close', () => {
             clearTimeout(timer);
             done();
           });
@@ -81,7 +94,7 @@ export class TaskProcess {
   }
 
   get pid(): number | undefined {
-    return this.#child.pid;
+    return this.#child?.pid;
   }
 
   #finish(resolve: (end: AttemptEnd) => void, end: AttemptEnd): void {
@@ -99,7 +112,7 @@ export class TaskProcess {
 
   /** Sends a signal to the whole process group; a group that is already gone is not an error. */
   signal(signal: NodeJS.Signals): void {
-    const pid = this.#child.pid;
+    const pid = this.#child?.pid;
     if (pid === undefined) return;
     try {
       process.kill(-pid, signal);

@@ -66,6 +66,7 @@ describe('job request schema v1', () => {
     ],
     [{ ...base, extra: true }, 'extra: unknown field (extra)'],
     [{ ...base, args: 'not-a-list' }, 'args: Invalid input: expected array, received string'],
+    [{ ...base, args: ['ok', 'a\u0000b'] }, 'args.1: must not contain NUL'],
   ])('refuses %j', (input, expected) => {
     expect(problems(input)).toContain(expected);
   });
