@@ -17,6 +17,7 @@ import {
 import { CloudRunLauncher, createRunClients, type RunClients } from '../../src/launcher/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { testFirestore, testProjectId } from '../harness/google.ts';
+import { waitFor } from '../harness/poll.ts';
 
 export const JOB = 'bridge-job';
 /** On the allowlist but not deployed on the Cloud Run emulator. */
@@ -188,17 +189,10 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
 }
 
 /** Polls `check` until it returns a value, or fails after `timeoutMs`. */
-export async function eventually<T>(
+export function eventually<T>(
   check: () => Promise<T | undefined>,
   timeoutMs = 15_000,
   what = 'condition',
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return waitFor(what, check, timeoutMs);
 }

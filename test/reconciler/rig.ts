@@ -49,20 +49,6 @@ export async function readJob(db: Firestore, id: string): Promise<Record<string,
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails at the deadline. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
-  everyMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+export { waitFor } from '../harness/poll.ts';
 
 export { MINUTE };

@@ -50,21 +50,7 @@ export async function readTask(
   ).data() as TaskDocument | undefined;
 }
 
-/** Polls `check` until it returns a value other than undefined, or fails at the deadline. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { waitFor } from '../harness/poll.ts';
 
 export interface WorkProcess {
   child: ChildProcess;
