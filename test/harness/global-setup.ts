@@ -18,7 +18,20 @@ export default async function setup(project: TestProject): Promise<() => Promise
   process.env.FIRESTORE_EMULATOR_HOST = emulators.firestore.host;
   project.provide('pubsubHost', emulators.pubsub.host);
   project.provide('firestoreHost', emulators.firestore.host);
+  // A run that ends without its teardown (Ctrl-C, a runner that exits early) must not leave
+  // Java behind: the exit hook kills both process groups, synchronously.
+  const killGroups = (): void => {
+    for (const pid of [emulators.pubsub.pid, emulators.firestore.pid]) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  process.once('exit', killGroups);
   return async () => {
+    process.off('exit', killGroups);
     await emulators.stop();
   };
 }
