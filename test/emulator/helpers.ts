@@ -10,6 +10,7 @@ import {
   type StartedRunEmulator,
 } from '../../src/emulator/index.ts';
 import { testProjectId } from '../harness/google.ts';
+import { waitFor } from '../harness/poll.ts';
 
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 export const NODE = process.execPath;
@@ -67,18 +68,12 @@ export async function startRig(options: Omit<RunEmulatorOptions, 'log'>): Promis
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function until<T>(
+export function until<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 15_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  return waitFor(what, check, timeoutMs, 25);
 }
 
 /** Polls GetExecution until the execution has a completion time. */

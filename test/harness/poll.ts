@@ -4,7 +4,7 @@
  */
 export async function waitFor<T>(
   what: string,
-  check: () => Promise<T | undefined>,
+  check: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 20_000,
   everyMs = 50,
 ): Promise<T> {

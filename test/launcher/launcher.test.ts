@@ -11,25 +11,12 @@ import {
   type RunClients,
 } from '../../src/launcher/index.ts';
 import { testProjectId } from '../harness/google.ts';
+import { until } from '../emulator/helpers.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const BLOCK = fileURLToPath(new URL('../emulator/fixtures/block.ts', import.meta.url));
-
-async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
