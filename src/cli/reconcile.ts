@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { CloudRunLauncher, createRunClients } from '../launcher/index.ts';
-import { createFirestore } from '../google-clients.ts';
+import { createCloudClients } from './cloud-clients.ts';
 import { createLogger } from '../log.ts';
 import { loadReconcilerConfig, reconcile, RECONCILER_ENV } from '../reconciler/index.ts';
 
@@ -17,18 +16,8 @@ export function register(program: Command): void {
     .action(async (flags: { json?: boolean }) => {
       const config = loadReconcilerConfig(process.env);
       const log = createLogger({ name: 'reconciler', level: process.env.LOG_LEVEL ?? 'warn' });
-      const firestore = createFirestore({
-        projectId: config.projectId,
-        emulatorHost: process.env.FIRESTORE_EMULATOR_HOST,
-      });
-      const run = createRunClients({
-        projectId: config.projectId,
-        ...(config.cloudRunEmulatorHost ? { emulatorHost: config.cloudRunEmulatorHost } : {}),
-      });
-      const launcher = new CloudRunLauncher(run, {
-        project: config.projectId,
-        region: config.region,
-      });
+      const clients = createCloudClients(config);
+      const { firestore, launcher } = clients;
       const counts: Record<string, number> = {};
       let examined = 0;
       try {
@@ -59,7 +48,7 @@ export function register(program: Command): void {
         );
         if ((counts.error ?? 0) > 0) process.exitCode = 1;
       } finally {
-        await Promise.allSettled([run.close(), firestore.terminate()]);
+        await clients.close();
       }
     });
 }

@@ -7,8 +7,7 @@ import {
   type TestFault,
 } from '../bridge/config.ts';
 import { buildBridgeServer } from '../bridge/server.ts';
-import { CloudRunLauncher, createRunClients } from '../launcher/index.ts';
-import { createFirestore } from '../google-clients.ts';
+import { createCloudClients } from './cloud-clients.ts';
 import { createLogger, type Logger } from '../log.ts';
 import {
   loadReconcilerConfig,
@@ -61,15 +60,8 @@ export async function runServe(
   }
   if (config.testFault !== undefined)
     logger.warn({ fault: config.testFault }, 'test fault point armed');
-  const firestore = createFirestore({
-    projectId: config.projectId,
-    emulatorHost: process.env.FIRESTORE_EMULATOR_HOST,
-  });
-  const run = createRunClients({
-    projectId: config.projectId,
-    ...(config.cloudRunEmulatorHost ? { emulatorHost: config.cloudRunEmulatorHost } : {}),
-  });
-  const launcher = new CloudRunLauncher(run, { project: config.projectId, region: config.region });
+  const clients = createCloudClients(config);
+  const { firestore, launcher } = clients;
   const fault = faultHook(config.testFault);
   const app = buildBridgeServer({
     config,
@@ -91,7 +83,7 @@ export async function runServe(
   const sweeper = setInterval(() => app.server.closeIdleConnections(), 100);
   await shutdown(() => app.close(), config.shutdownGraceMs, logger);
   clearInterval(sweeper);
-  await Promise.allSettled([run.close(), firestore.terminate()]);
+  await clients.close();
   // gRPC channels can linger after close; never let them hold a finished process open.
   setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
 }
