@@ -18,11 +18,10 @@ import { CloudRunLauncher, createRunClients, type RunClients } from '../../src/l
 import { createLogger } from '../../src/log.ts';
 import { testFirestore, testProjectId } from '../harness/google.ts';
 import { waitFor } from '../harness/poll.ts';
+import { bridgeConfig, GHOST_JOB, JOB, REGION } from './bridge-config.ts';
 
-export const JOB = 'bridge-job';
-/** On the allowlist but not deployed on the Cloud Run emulator. */
-export const GHOST_JOB = 'ghost-job';
-export const REGION = 'asia-northeast1';
+export { bridgeConfig, GHOST_JOB, JOB, REGION };
+
 export const JOB_MAX_RETRIES = 2;
 
 type IExecution = protos.google.cloud.run.v2.IExecution;
@@ -84,37 +83,6 @@ export interface Rig {
   ): Promise<{ status: number; body: { outcome: string } & Record<string, unknown> }>;
   jobDoc(docId: string): Promise<Record<string, unknown> | undefined>;
   close(): Promise<void>;
-}
-
-export function bridgeConfig(
-  projectId: string,
-  overrides: Partial<BridgeConfig> = {},
-): BridgeConfig {
-  return {
-    projectId,
-    region: REGION,
-    jobs: new Set([JOB, GHOST_JOB]),
-    collection: 'jobs',
-    port: 0,
-    host: '127.0.0.1',
-    pushAuth: { mode: 'insecure' },
-    leaseMs: 60_000,
-    budgetMs: 5_000,
-    retentionDays: 30,
-    bodyLimitBytes: 1024 * 1024,
-    shutdownGraceMs: 5_000,
-    // Generous, so that only the backpressure tests meet the limits.
-    limits: {
-      runJobPerMinute: 100_000,
-      runJobBurst: 10_000,
-      maxConcurrentLaunches: 1000,
-      keyConcurrency: 0,
-    },
-    logLevel: 'info',
-    cloudRunEmulatorHost: undefined,
-    testFault: undefined,
-    ...overrides,
-  };
 }
 
 export async function startRig(options: RigOptions = {}): Promise<Rig> {

@@ -7,12 +7,12 @@ import { BRIDGE_EXECUTION_ENV } from '../../src/contract/index.ts';
 import { startRunEmulator, type StartedRunEmulator } from '../../src/emulator/index.ts';
 import { CloudRunLauncher, createRunClients, type RunClients } from '../../src/launcher/index.ts';
 import { createLogger } from '../../src/log.ts';
+import { bridgeConfig, REGION } from '../bridge/bridge-config.ts';
 
 /** The allowlisted and deployed job. */
 export const ALLOWED_JOB = 'bridge-job';
 /** Deployed on the Cloud Run Jobs emulator but NOT on the bridge's allowlist. */
 export const UNLISTED_JOB = 'unlisted-job';
-const REGION = 'asia-northeast1';
 
 /**
  * An in-process bridge (buildBridgeServer) on the real Firestore emulator and a Cloud Run Jobs
@@ -54,29 +54,13 @@ export async function startInProcessBridge(options: {
   const logger = createLogger({
     destination: { write: (line: string) => void logLines.push(line) },
   });
-  const config: BridgeConfig = {
-    projectId,
-    region: REGION,
+  const config = bridgeConfig(projectId, {
     jobs: new Set([ALLOWED_JOB]),
-    collection: 'jobs',
-    port: 0,
-    host: '127.0.0.1',
     pushAuth: options.pushAuth ?? { mode: 'insecure' },
-    leaseMs: 60_000,
     budgetMs: 8_000,
-    retentionDays: 30,
     bodyLimitBytes: 256 * 1024,
-    shutdownGraceMs: 5_000,
-    limits: {
-      runJobPerMinute: 100_000,
-      runJobBurst: 10_000,
-      maxConcurrentLaunches: 1000,
-      keyConcurrency: 0,
-    },
-    logLevel: 'info',
     cloudRunEmulatorHost: emulator.host,
-    testFault: undefined,
-  };
+  });
   const app = buildBridgeServer({
     config,
     firestore,
