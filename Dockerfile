@@ -13,7 +13,7 @@ COPY functions ./functions
 COPY scripts/docker-bundle.sh ./scripts/docker-bundle.sh
 # tsc emits dist/src and dist/functions (relative .ts imports rewritten to .js, the library's
 # exports); esbuild bundles the CLI into dist/bundle/jobbridge.mjs, the entrypoint's program
-# (a task's cold start: README, "Cold start"), and the worker's snapshot script,
+# (a task's cold start: docs/internals.md, "Cold start"), and the worker's snapshot script,
 # dist/bundle/worker.cjs (+ a blob for this stage's node, replaced below).
 RUN npx tsc -p tsconfig.build.json && sh scripts/docker-bundle.sh
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Bundles the CLI with esbuild into dist/bundle/jobbridge.mjs (+ chunks beside it): the image's
 # entrypoint runs it, so a task's cold start reads a few files instead of resolving hundreds of
-# modules in node_modules (README, "Cold start"). Code splitting keeps each subcommand's
+# modules in node_modules (docs/internals.md, "Cold start"). Code splitting keeps each subcommand's
 # dependencies in its own chunks: `work` loads Firestore's, not the bridge's (Pub/Sub, Cloud Run,
 # fastify); one 16 MB file cost more to read and compile than the resolution it saved.
 # `node src/cli.ts` keeps working for development; this is the production entrypoint.

@@ -4,7 +4,7 @@
 # JOBBRIDGE_HEAP_PERCENTAGE (default 75) changes the share. It runs the esbuild bundle of the CLI
 # (scripts/docker-bundle.sh), which starts faster than the tsc output in dist/src; `work` starts
 # from the worker's startup snapshot (dist/bundle/worker.blob: its modules already evaluated),
-# which the image builds with its own node (README, "Cold start").
+# which the image builds with its own node (docs/internals.md, "Cold start").
 set -e
 APP_DIR="${APP_DIR:-$(dirname "$0")/..}"
 BLOB="$APP_DIR/dist/bundle/worker.blob"

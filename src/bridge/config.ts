@@ -49,7 +49,7 @@ export interface BridgeConfig {
   retentionDays: number;
   bodyLimitBytes: number;
   shutdownGraceMs: number;
-  /** Backpressure of this instance (README, "Backpressure and quotas"). */
+  /** Backpressure of this instance (docs/operations.md, "Backpressure and quotas"). */
   limits: LimitsConfig;
   logLevel: string;
   cloudRunEmulatorHost: string | undefined;

@@ -2,7 +2,7 @@
  * Every way a push delivery can end, with its HTTP status and a stable reason code. For Pub/Sub
  * the status is also the retry signal: it acks 102, 200, 201, 202 and 204 and redelivers (with
  * the subscription's backoff) on anything else. This table is the design document for that
- * choice; README.md carries the same table.
+ * choice; docs/operations.md carries the same table.
  */
 
 /** Statuses Pub/Sub push treats as an ack. */

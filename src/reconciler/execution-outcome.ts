@@ -1,7 +1,7 @@
 import type { ErrorInfo } from '../contract/index.ts';
 import type { ExecutionSummary } from '../launcher/index.ts';
 
-/** Stable failure codes the reconciler records (README, "Reconciler"). */
+/** Stable failure codes the reconciler records (docs/operations.md, "Reconciler"). */
 export const RECONCILE_ERROR_CODES = {
   outOfMemory: 'out-of-memory',
   startFailed: 'start-failed',

@@ -46,7 +46,7 @@ export interface ReconcileResult {
 }
 
 function staleQuery(deps: ReconcileDeps, cutoff: Date, cursor: ReconcileCursor): Query {
-  // The composite index (state ASC, updatedAt ASC) serves this: README, "Reconciler".
+  // The composite index (state ASC, updatedAt ASC) serves this: docs/operations.md, "Indexes it needs".
   let query = deps.firestore
     .collection(deps.collection)
     .where('state', 'in', [...STALE_STATES])
@@ -60,7 +60,7 @@ function staleQuery(deps: ReconcileDeps, cutoff: Date, cursor: ReconcileCursor):
 }
 
 function cancelQuery(deps: ReconcileDeps, cursor: ReconcileCursor): Query {
-  // The composite index (cancelRequested ASC, state ASC) serves this: README, "Reconciler".
+  // The composite index (cancelRequested ASC, state ASC) serves this: docs/operations.md, "Indexes it needs".
   let query = deps.firestore
     .collection(deps.collection)
     .where('cancelRequested', '==', true)

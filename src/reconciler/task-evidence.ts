@@ -24,7 +24,7 @@ export interface StaleTask {
 
 /**
  * Running tasks whose last heartbeat is before `cutoff`, oldest first (at most 100). Needs the
- * composite index on `tasks` (state ASC, heartbeatAt ASC), README "Reconciler".
+ * composite index on `tasks` (state ASC, heartbeatAt ASC), docs/operations.md, "Indexes it needs".
  */
 export async function staleTasks(job: DocumentReference, cutoff: Date): Promise<StaleTask[]> {
   const snap = await job

@@ -107,7 +107,7 @@ export async function refreshJobAggregate(
 }
 
 /**
- * A task's end, after its own terminal write (README, "Job aggregate and its cost"): one
+ * A task's end, after its own terminal write (docs/internals.md, "Job aggregate and its cost"): one
  * aggregation query — the last-task check. Because every task's own write precedes its query,
  * the query that runs last sees every task, so the terminal state is never missed however many
  * tasks end at once; the terminal write is a transaction, so it lands exactly once. A

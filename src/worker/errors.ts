@@ -1,7 +1,7 @@
 /**
  * A failure that retrying cannot fix (bad input, a missing function, a refused permission).
  * Thrown by a job function, it records the task `failed` with `willRetry: false` and ends the
- * process so that Cloud Run spends no retry on it (README: "PermanentError").
+ * process so that Cloud Run spends no retry on it (docs/functions.md, "PermanentError").
  */
 export class PermanentError extends Error {
   override readonly name = 'PermanentError';

@@ -7,7 +7,7 @@ import { OAuth2Client } from 'google-auth-library';
  *
  * `preferRest: true`: the worker never listens (`onSnapshot` is the only call that needs gRPC),
  * and HTTP/1.1 REST skips building gRPC channels and loading the gRPC protos on the first
- * call — about 80 ms of every task's cold start (README, "Cold start").
+ * call — about 80 ms of every task's cold start (docs/internals.md, "Cold start").
  *
  * Under `FIRESTORE_EMULATOR_HOST` the REST transport still asks google-auth for credentials
  * (the gRPC transport does not), so it is handed a fixed `Bearer owner` token, the header the

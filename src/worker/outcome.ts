@@ -15,7 +15,7 @@ export interface DecidedOutcome {
   outcome: TaskOutcome;
   /**
    * The process exit code. Cloud Run retries every non-zero exit, so a permanent failure exits 0
-   * after recording `failed` (README: the trade-off).
+   * after recording `failed` (docs/functions.md, "PermanentError: the trade-off").
    */
   exitCode: number;
 }

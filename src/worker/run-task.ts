@@ -46,7 +46,7 @@ export async function runTask(deps: RunTaskDeps): Promise<number> {
     });
   });
   // Task 0 reads the job at start (it moves the job to running); a retry's batched read includes
-  // it anyway. Other tasks skip that read: one Firestore operation less per task (README, "Job
+  // it anyway. Other tasks skip that read: one Firestore operation less per task (docs/internals.md, "Job
   // aggregate and its cost"); their ends keep the aggregate and the terminal state.
   const readJob = config.taskIndex === 0;
   const begun = await withRetry(log, 'begin', () =>

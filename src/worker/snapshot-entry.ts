@@ -3,7 +3,7 @@
  * into one CommonJS file, run once by `node --build-snapshot`, which evaluates every module of
  * the `work` path (pino, commander, @google-cloud/firestore, google-gax, protobufjs…) and saves
  * the heap. A task then starts with `node --snapshot-blob worker.blob work <fn> …`: the modules
- * are already loaded, so their evaluation is not paid again by every task (README, "Cold
+ * are already loaded, so their evaluation is not paid again by every task (docs/internals.md, "Cold
  * start").
  *
  * Only what runs at module load is captured: no socket, timer or other handle is opened here

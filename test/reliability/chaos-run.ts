@@ -147,7 +147,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       ackDeadlineSeconds: 10,
       // No retryPolicy: the Pub/Sub emulator (google-cloud-cli 528) redelivers a failed push
       // within about a second without one, but with one (even 1–5 s) stops redelivering a
-      // message after its second failure for minutes (measured; see README, "Reliability").
+      // message after its second failure for minutes (measured; see docs/reliability.md).
     });
     const deps = { firestore, collection: 'jobs', launcher };
     reconcileLoop = (async () => {

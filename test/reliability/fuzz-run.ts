@@ -116,9 +116,9 @@ export async function runFuzz(options: {
           const wrong = check('push', res.statusCode, res.body);
           if (wrong) problems.push(`${wrong} ← body ${push.body.slice(0, 200)}`);
           if (res.statusCode === 201) dispatchedIds.add(requestIdOf(push.body));
-          // Past its budget the work goes on under its lease (README): it may still launch.
+          // Past its budget the work goes on under its lease (docs/internals.md, "Exactly once"): it may still launch.
           // A retryable launch error may come after Cloud Run created the execution: the redelivery
-          // adopts it (README, "Exactly once"). Either way it may exist without a `dispatched`.
+          // adopts it (docs/internals.md, "Exactly once"). Either way it may exist without a `dispatched`.
           if (r === 'budget-exceeded' || r === 'launch-retryable')
             lateIds.add(requestIdOf(push.body));
           return wrong === undefined;
@@ -177,7 +177,7 @@ export async function runFuzz(options: {
   } finally {
     clearInterval(ticker);
     process.off('unhandledRejection', onUnhandled);
-    // A close that never ends is a finding, not a reason to hang the suite (README, "Fuzz").
+    // A close that never ends is a finding, not a reason to hang the suite (docs/reliability.md, "Fuzz").
     for (const [what, close] of [
       ['bridge (fastify close)', () => bridge.app.close()],
       ['bridge run clients', () => bridge.run.close()],
