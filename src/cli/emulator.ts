@@ -28,6 +28,8 @@ interface EmulatorFlags {
   faultUnavailable?: number;
   faultResourceExhausted?: number;
   faultLatencyMs?: number;
+  runjobPerMinute?: number;
+  maxRunningExecutions?: number;
 }
 
 /** `jobbridge emulator`: the local Cloud Run Jobs API, until SIGINT or SIGTERM. */
@@ -45,6 +47,16 @@ export function register(program: Command): void {
       '--kill-grace-ms <ms>',
       'SIGTERM → SIGKILL grace for timed-out or cancelled tasks',
       integer('--kill-grace-ms', 0),
+    )
+    .option(
+      '--runjob-per-minute <n>',
+      "Cloud Run's job run quota: past N executions started in any 60 s (per project and region), RunJob answers RESOURCE_EXHAUSTED (default: off; Cloud Run's default is 180)",
+      integer('--runjob-per-minute', 1),
+    )
+    .option(
+      '--max-running-executions <m>',
+      "Cloud Run's running-executions limit: with M executions running (per project and region), RunJob answers RESOURCE_EXHAUSTED (default: off; Cloud Run's limit is 1000)",
+      integer('--max-running-executions', 1),
     )
     .option(
       '--fault-unavailable <rate>',
@@ -74,11 +86,19 @@ export function register(program: Command): void {
           runJobResourceExhaustedRate: flags.faultResourceExhausted,
           runJobLatencyMs: flags.faultLatencyMs,
         },
+        quotas: {
+          runJobPerMinute: flags.runjobPerMinute,
+          maxRunningExecutions: flags.maxRunningExecutions,
+        },
         log: (line) => process.stdout.write(`${line}\n`),
       });
       process.stdout.write(
         `Cloud Run Jobs emulator listening on ${emulator.host} (jobs: ${Object.keys(jobs.jobs).join(', ')})\n`,
       );
+      if (flags.runjobPerMinute !== undefined || flags.maxRunningExecutions !== undefined)
+        process.stdout.write(
+          `quotas: ${flags.runjobPerMinute ?? 'no'} RunJob a minute, ${flags.maxRunningExecutions ?? 'no limit of'} running executions (per project and region)\n`,
+        );
       await new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals): void => {
           process.stdout.write(`Cloud Run Jobs emulator stopping on ${signal}\n`);

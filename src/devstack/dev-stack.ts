@@ -1,6 +1,12 @@
 import { BRIDGE_ENV } from '../bridge/config.ts';
 import { FIXED_ENV } from '../contract/index.ts';
-import { loadJobFile, startRunEmulator, type JobFile } from '../emulator/index.ts';
+import {
+  CLOUD_RUN_DEFAULT_QUOTAS,
+  loadJobFile,
+  startRunEmulator,
+  type JobFile,
+  type QuotaOptions,
+} from '../emulator/index.ts';
 import { createPubSub } from '../google-clients.ts';
 import { RECONCILER_ENV } from '../reconciler/config.ts';
 import { ensureJobTopology, type JobTopologyOptions } from '../producer/index.ts';
@@ -32,6 +38,8 @@ export interface DevStackOptions {
   verbose?: boolean;
   /** How often the reconciler runs (`POST /reconcile` on the bridge); 0 turns it off. */
   reconcileIntervalMs?: number;
+  /** The Cloud Run Jobs emulator's RunJob quotas; default Cloud Run's (CLOUD_RUN_DEFAULT_QUOTAS). */
+  runQuotas?: QuotaOptions;
   /** Told each process group the stack starts, as soon as it starts (for a last-resort kill). */
   onProcessGroup?: (pgid: number) => void;
 }
@@ -126,6 +134,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         baseDir: loaded.baseDir,
         port: ports.run,
         host: '127.0.0.1',
+        quotas: options.runQuotas ?? CLOUD_RUN_DEFAULT_QUOTAS,
         taskEnv: {
           [FIXED_ENV.firestoreEmulatorHost]: `127.0.0.1:${ports.firestore}`,
           [FIXED_ENV.project]: options.projectId,

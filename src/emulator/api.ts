@@ -31,6 +31,18 @@ export interface FaultOptions {
   runJobLatencyMs?: number;
 }
 
+/**
+ * Cloud Run's limits on RunJob, per project and location. Off (undefined or 0) unless set;
+ * CLOUD_RUN_DEFAULT_QUOTAS holds Cloud Run's defaults. Past either, RunJob answers
+ * RESOURCE_EXHAUSTED with Cloud Run's message and starts nothing.
+ */
+export interface QuotaOptions {
+  /** At most this many RunJob calls start an execution in any 60 s ("Job run requests per minute per region"). */
+  runJobPerMinute?: number;
+  /** At most this many executions running at once ("Maximum number of running job executions"). */
+  maxRunningExecutions?: number;
+}
+
 export interface RunEmulatorOptions {
   jobs: JobFile;
   /** Folder that relative paths in `command` resolve from (the job file's folder). */
@@ -39,6 +51,7 @@ export interface RunEmulatorOptions {
   port?: number;
   host?: string;
   faults?: FaultOptions;
+  quotas?: QuotaOptions;
   /** SIGTERM → SIGKILL grace for timed-out or cancelled tasks, default 10 000 ms as on Cloud Run. */
   killGraceMs?: number;
   /** Extra env given to every task process (e.g. FIRESTORE_EMULATOR_HOST in tests). */
@@ -52,6 +65,8 @@ export interface StartedRunEmulator {
   readonly host: string;
   readonly port: number;
   setFaults(faults: FaultOptions): void;
+  /** Replaces the quotas; calls already counted in the last minute still count. */
+  setQuotas(quotas: QuotaOptions): void;
   /** Stops serving, kills every task process and waits for them to exit. */
   stop(): Promise<void>;
 }

@@ -17,6 +17,7 @@ import {
   type OverridesMessage,
 } from './overrides.ts';
 import { EXECUTION_TYPE_URL } from './protos.ts';
+import type { RunJobQuotas } from './quotas.ts';
 import { invalidArgument, notFound } from './status-error.ts';
 import { status } from '@grpc/grpc-js';
 
@@ -29,13 +30,16 @@ export class Registry {
   /** Operation name → the execution it is about and whether it is the RunJob or a cancel. */
   readonly #operations = new Map<string, { execution: string; kind: 'run' | 'cancel' }>();
   readonly #createTime = new Date();
+  readonly #quotas: RunJobQuotas;
 
   constructor(
     jobs: JobFile,
     settings: RunSettings,
     encodeExecution: (execution: object) => Buffer,
+    quotas: RunJobQuotas,
   ) {
     this.#jobs = jobs.jobs;
+    this.#quotas = quotas;
     this.#settings = settings;
     this.#encodeExecution = encodeExecution;
   }
@@ -151,10 +155,26 @@ export class Registry {
     );
     const operationName = `projects/${parsed.project}/locations/${parsed.location}/operations/${randomUUID()}`;
     if (validateOnly) return { name: operationName, done: false, metadata: this.#any(run) };
+    try {
+      this.#quotas.check(parsed.project, parsed.location, this.#runningIn(parsed));
+    } catch (err: unknown) {
+      this.#settings.log(`[emulator] RunJob ${jobName} refused: ${(err as Error).message}`);
+      throw err;
+    }
+    this.#quotas.record(parsed.project, parsed.location);
     this.#executions.set(run.plan.name, run);
     this.#operations.set(operationName, { execution: run.plan.name, kind: 'run' });
     run.start();
     return this.#operation(operationName, run, 'run');
+  }
+
+  /** Executions not yet completed in the job's project and location. */
+  #runningIn(parsed: JobName): number {
+    const prefix = `projects/${parsed.project}/locations/${parsed.location}/`;
+    let running = 0;
+    for (const [name, run] of this.#executions)
+      if (name.startsWith(prefix) && run.completionTime === undefined) running++;
+    return running;
   }
 
   #newExecutionId(parsed: JobName): string {

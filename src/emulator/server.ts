@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { FaultOptions, RunEmulatorOptions, StartedRunEmulator } from './api.ts';
 import { loadRunProtos } from './protos.ts';
+import { RunJobQuotas } from './quotas.ts';
 import { Registry } from './registry.ts';
 import { StatusError } from './status-error.ts';
 import type { OverridesMessage } from './overrides.ts';
@@ -62,6 +63,7 @@ export async function startRunEmulator(options: RunEmulatorOptions): Promise<Sta
   for (const [name, value] of Object.entries(process.env))
     if (value !== undefined) baseEnv[name] = value;
   Object.assign(baseEnv, options.taskEnv);
+  const quotas = new RunJobQuotas(options.quotas);
   const registry = new Registry(
     options.jobs,
     {
@@ -71,6 +73,7 @@ export async function startRunEmulator(options: RunEmulatorOptions): Promise<Sta
       log,
     },
     protos.encodeExecution,
+    quotas,
   );
 
   const server = new grpc.Server();
@@ -140,6 +143,9 @@ export async function startRunEmulator(options: RunEmulatorOptions): Promise<Sta
     port,
     setFaults(next) {
       faults = { ...next };
+    },
+    setQuotas(next) {
+      quotas.set(next);
     },
     stop() {
       stopping ??= (async () => {

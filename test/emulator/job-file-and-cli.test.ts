@@ -135,3 +135,76 @@ describe('jobbridge emulator (the CLI)', () => {
     }
   });
 });
+
+describe('jobbridge emulator --runjob-per-minute / --max-running-executions', () => {
+  it('refuses a limit that is not a positive integer, naming the flag', async () => {
+    const child = spawn(
+      process.execPath,
+      [CLI, 'emulator', '--jobs', 'unused.json', '--runjob-per-minute', '0'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).not.toBe(0);
+    expect(output).toContain('--runjob-per-minute must be an integer >= 1');
+  });
+
+  it('answers RunJob RESOURCE_EXHAUSTED past the per-minute quota it was started with', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'emulator-quota-'));
+    try {
+      await writeFile(
+        join(dir, 'jobs.json'),
+        JSON.stringify({ jobs: { quick: { command: [process.execPath, '-e', '0'] } } }),
+      );
+      const child = spawn(
+        process.execPath,
+        [
+          CLI,
+          'emulator',
+          '--port',
+          '0',
+          '--jobs',
+          join(dir, 'jobs.json'),
+          '--runjob-per-minute',
+          '2',
+          '--max-running-executions',
+          '5',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      try {
+        const host = await until(
+          'the ready line',
+          () => /Cloud Run Jobs emulator listening on (127\.0\.0\.1:\d+)/.exec(output)?.[1],
+        );
+        await until('the quota line', () =>
+          output.includes('quotas: 2 RunJob') ? true : undefined,
+        );
+        const clients = createRunClients({ emulatorHost: host });
+        try {
+          const name = 'projects/cli-test/locations/us-central1/jobs/quick';
+          await clients.jobs.runJob({ name });
+          await clients.jobs.runJob({ name });
+          await expect(clients.jobs.runJob({ name })).rejects.toMatchObject({
+            code: 8,
+            details: expect.stringContaining("'Job run requests per minute per region'") as unknown,
+          });
+        } finally {
+          await clients.close();
+        }
+        child.kill('SIGTERM');
+        expect(await exited).toBe(0);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+        await exited;
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
