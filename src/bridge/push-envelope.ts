@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import {
+  boundIssues,
+  fallbackRequestId,
   parseJobRequest,
+  resolveRequestId,
   requestIdSchema,
   type FieldIssue,
   type JobRequest,
@@ -80,7 +83,8 @@ function bodyRequestId(value: unknown): string | undefined {
 
 /**
  * Parses a push body into a valid, allowed job request with its request id (the `requestId`
- * attribute, else the body's `requestId`, else the messageId). Never throws: every problem is a
+ * attribute, else the body's `requestId`, else `msg~<messageId>`; an attribute that differs
+ * from the body's id is refused). Never throws: every problem is a
  * `rejected:<field>` outcome naming the field and the reason.
  */
 export function parsePushDelivery(
@@ -91,10 +95,12 @@ export function parsePushDelivery(
   if (!('value' in decoded)) return { ok: false, outcome: decoded };
   const envelope = envelopeSchema.safeParse(decoded.value);
   if (!envelope.success) {
-    const issues = envelope.error.issues.map((i) => ({
-      path: i.path.map(String).join('.') || '(root)',
-      reason: i.message,
-    }));
+    const issues = boundIssues(
+      envelope.error.issues.map((i) => ({
+        path: i.path.map(String).join('.') || '(root)',
+        reason: i.message,
+      })),
+    );
     return { ok: false, outcome: rejected('envelope', issues) };
   }
   const { message, subscription, deliveryAttempt } = envelope.data;
@@ -114,12 +120,27 @@ export function parsePushDelivery(
   }
   const data = decodeData(message.data);
   if (!('value' in data)) {
-    return { ok: false, outcome: data, requestId: attributeId ?? message.messageId, source };
+    const requestId = attributeId ?? fallbackRequestId(message.messageId);
+    return { ok: false, outcome: data, requestId, source };
   }
-  const requestId = attributeId ?? bodyRequestId(data.value) ?? message.messageId;
+  const resolved = resolveRequestId({
+    attribute: attributeId,
+    body: bodyRequestId(data.value),
+    messageId: message.messageId,
+  });
+  const requestId = resolved.requestId;
+  const job = (data.value as { job?: unknown } | null)?.job;
+  if (!resolved.ok) {
+    return {
+      ok: false,
+      outcome: rejected(resolved.issue.path, [resolved.issue]),
+      requestId,
+      source,
+      ...(typeof job === 'string' ? { job } : {}),
+    };
+  }
   const parsed = parseJobRequest(data.value);
   if (!parsed.ok) {
-    const job = (data.value as { job?: unknown } | null)?.job;
     return {
       ok: false,
       outcome: rejected(parsed.error.field, parsed.error.issues),

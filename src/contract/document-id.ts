@@ -4,6 +4,18 @@ import { LIMITS } from './limits.ts';
 /** Prefix of document ids made from a hash; a raw id that starts with it is hashed as well. */
 export const HASHED_ID_PREFIX = '~sha256~';
 
+/**
+ * Prefix of the request id of a message that gave none (`msg~<messageId>`): an explicit request
+ * id may not start with it, so a producer can never pick an id that a later message without one
+ * would fall back to (or the other way round).
+ */
+export const MESSAGE_ID_PREFIX = 'msg~';
+
+/** The request id of a message whose attributes and data name none. */
+export function fallbackRequestId(messageId: string): string {
+  return MESSAGE_ID_PREFIX + messageId;
+}
+
 /** Why a string is not a usable Firestore document id as it stands, or undefined. */
 export function documentIdProblem(id: string): string | undefined {
   if (id.length === 0) return 'is empty';

@@ -4,3 +4,6 @@ export * from './env.ts';
 export * from './limits.ts';
 export * from './request.ts';
 export * from './states.ts';
+export * from './digest.ts';
+export * from './policy.ts';
+export * from './request-id.ts';

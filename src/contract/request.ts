@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { deniedEnvReason } from './env.ts';
+import { MESSAGE_ID_PREFIX } from './document-id.ts';
 import { LIMITS } from './limits.ts';
 
 /** One problem with an input: where (a dotted field path) and why. */
@@ -8,15 +9,39 @@ export interface FieldIssue {
   reason: string;
 }
 
-/** Input that failed validation; the message lists every field and its reason. */
+/** How much of a refused input's issues is kept: they are stored, logged and answered. */
+export const ISSUE_BOUNDS = { maxIssues: 20, pathMaxChars: 200, reasonMaxChars: 300 } as const;
+
+function clip(text: string, max: number): string {
+  // Cut on code points, so a clipped text never ends in half a surrogate pair.
+  const chars = Array.from(text);
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+/**
+ * Issues cut to a size that fits any document and log line, whatever the input was: a request
+ * with a megabyte of unknown keys (or one huge key) must still be recorded as `rejected`, once.
+ */
+export function boundIssues(issues: readonly FieldIssue[]): FieldIssue[] {
+  const kept = issues.slice(0, ISSUE_BOUNDS.maxIssues).map((i) => ({
+    path: clip(i.path, ISSUE_BOUNDS.pathMaxChars),
+    reason: clip(i.reason, ISSUE_BOUNDS.reasonMaxChars),
+  }));
+  const more = issues.length - kept.length;
+  if (more > 0) kept.push({ path: '(more)', reason: `${more} more issues not listed` });
+  return kept;
+}
+
+/** Input that failed validation; the message lists every field and its reason (bounded). */
 export class ValidationError extends Error {
   override readonly name = 'ValidationError';
   readonly what: string;
   readonly issues: readonly FieldIssue[];
   constructor(what: string, issues: readonly FieldIssue[]) {
-    super(`invalid ${what}: ${issues.map((i) => `${i.path}: ${i.reason}`).join('; ')}`);
+    const bounded = boundIssues(issues);
+    super(`invalid ${what}: ${bounded.map((i) => `${i.path}: ${i.reason}`).join('; ')}`);
     this.what = what;
-    this.issues = issues;
+    this.issues = bounded;
   }
   /** The first offending field, for reason codes such as `rejected:taskCount`. */
   get field(): string {
@@ -25,6 +50,13 @@ export class ValidationError extends Error {
 }
 
 const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+/**
+ * A lone surrogate (`"\ud800"`) is not Unicode: UTF-8 encoders replace it with U+FFFD, so two
+ * different ids or values would reach Firestore, Pub/Sub or a task as the same bytes.
+ */
+const WELL_FORMED = 'must not contain lone surrogates (not valid Unicode)';
+const wellFormed = (s: string): boolean => s.isWellFormed();
 
 /** Keys that would reach an object's prototype machinery if ever used as a plain property. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -49,7 +81,12 @@ export const requestIdSchema = z
     (s) => utf8(s) <= LIMITS.requestIdMaxBytes,
     `must be at most ${LIMITS.requestIdMaxBytes} bytes`,
   )
-  .refine((s) => !CONTROL_CHARS.test(s), 'must not contain control characters');
+  .refine((s) => !CONTROL_CHARS.test(s), 'must not contain control characters')
+  .refine(wellFormed, WELL_FORMED)
+  .refine(
+    (s) => !s.startsWith(MESSAGE_ID_PREFIX),
+    `must not start with ${MESSAGE_ID_PREFIX} (reserved for ids made from the Pub/Sub messageId)`,
+  );
 
 const argsSchema = z
   .array(
@@ -57,7 +94,8 @@ const argsSchema = z
       .string()
       .refine((s) => utf8(s) <= LIMITS.argMaxBytes, `must be at most ${LIMITS.argMaxBytes} bytes`)
       // exec takes no NUL byte: such an argument could never reach the task.
-      .refine((s) => !s.includes('\u0000'), 'must not contain NUL'),
+      .refine((s) => !s.includes('\u0000'), 'must not contain NUL')
+      .refine(wellFormed, WELL_FORMED),
   )
   .max(LIMITS.argsMaxCount, `must have at most ${LIMITS.argsMaxCount} items`)
   .refine(
@@ -99,6 +137,7 @@ const envSchema = z.record(z.string(), z.string()).superRefine((env, ctx) => {
     if (value.includes('\u0000')) {
       ctx.addIssue({ code: 'custom', path, message: 'value must not contain NUL' });
     }
+    if (!wellFormed(value)) ctx.addIssue({ code: 'custom', path, message: `value ${WELL_FORMED}` });
   }
   if (total > LIMITS.envMaxTotalBytes) {
     ctx.addIssue({
@@ -169,6 +208,7 @@ export const jobRequestSchema = z.strictObject({
     .min(1, 'must not be empty')
     .max(128, 'must be at most 128 characters')
     .refine((s) => !CONTROL_CHARS.test(s), 'must not contain control characters')
+    .refine(wellFormed, WELL_FORMED)
     .optional(),
 });
 
@@ -179,7 +219,11 @@ function toIssues(error: z.ZodError): FieldIssue[] {
     const path = issue.path.map(String).join('.') || '(root)';
     let reason = issue.message;
     if (issue.code === 'unrecognized_keys') {
-      return { path: issue.keys[0] ?? path, reason: `unknown field (${issue.keys.join(', ')})` };
+      // Named, but only a few and each cut short: they are stored with the rejection.
+      const shown = issue.keys.slice(0, 5).map((k) => clip(k, 40));
+      const more = issue.keys.length - shown.length;
+      const list = shown.join(', ') + (more > 0 ? ` and ${more} more` : '');
+      return { path: issue.keys[0] ?? path, reason: `unknown field (${list})` };
     }
     if (issue.code === 'invalid_type' && /received undefined/.test(reason)) reason = 'is required';
     return { path, reason };

@@ -2,6 +2,7 @@ import type { Firestore } from '@google-cloud/firestore';
 import {
   isTerminalJobState,
   canTransitionJob,
+  fallbackRequestId,
   jobDocumentId,
   type ErrorInfo,
   type JobDocument,
@@ -106,7 +107,7 @@ function readDeadLetter(body: unknown): DeadLetter | undefined {
   const from = attributes[DEAD_LETTER_ATTRIBUTES.subscription] ?? 'its subscription';
   // The dead-letter topic gives the message a new id: an id derived from the original one is lost.
   const lostId =
-    requestId === source.messageId
+    requestId === fallbackRequestId(source.messageId)
       ? "; the request had no requestId, so this document is keyed by the dead letter's own messageId"
       : '';
   return {

@@ -102,14 +102,25 @@ describe('dedup-and-dispatch, in-process on the emulators', () => {
   });
 
   it('takes the request id from the attribute, then the body, then the messageId', async () => {
-    const fromAttr = jobRequest();
-    const r1 = await rig.push(envelope(fromAttr, { attributes: { requestId: 'attr-id-1' } }));
+    const { requestId: _drop, ...noId } = jobRequest();
+    const r1 = await rig.push(envelope(noId, { attributes: { requestId: 'attr-id-1' } }));
     expect(r1.status).toBe(201);
     expect((await rig.jobDoc('attr-id-1'))?.requestId).toBe('attr-id-1');
-    const { requestId: _drop, ...noId } = jobRequest();
     const r2 = await rig.push(envelope(noId, { messageId: 'msg-123456' }));
     expect(r2.status).toBe(201);
-    expect((await rig.jobDoc('msg-123456'))?.state).toBe('dispatched');
+    // Under its own prefix: no explicit id can squat on (or be taken by) a messageId fallback.
+    expect((await rig.jobDoc('msg~msg-123456'))?.state).toBe('dispatched');
+    expect(await rig.jobDoc('msg-123456')).toBeUndefined();
+  });
+
+  it('refuses an attribute id that differs from the body id, recorded under the attribute', async () => {
+    const body = jobRequest();
+    const res = await rig.push(
+      envelope(body, { attributes: { requestId: `${String(body.requestId)}-x` } }),
+    );
+    expect(res).toMatchObject({ status: 200, body: { outcome: 'rejected:requestId' } });
+    expect((await rig.jobDoc(`${String(body.requestId)}-x`))?.state).toBe('rejected');
+    expect(await rig.jobDoc(String(body.requestId))).toBeUndefined();
   });
 
   it('stores ids that are not Firestore document ids under a hash, keeping the original', async () => {

@@ -4,6 +4,11 @@ import {
   parseJobRequest,
   assertJobRequest,
   ValidationError,
+  ISSUE_BOUNDS,
+  MESSAGE_ID_PREFIX,
+  boundIssues,
+  fallbackRequestId,
+  resolveRequestId,
 } from '../../src/contract/index.ts';
 
 const base = { schemaVersion: 1, job: 'screenshot' } as const;
@@ -187,5 +192,102 @@ describe('job request schema v1', () => {
 
   it('refuses values that are not objects', () => {
     for (const v of [null, 42, 'text', [base]]) expect(parseJobRequest(v).ok).toBe(false);
+  });
+
+  it.each([
+    [
+      { ...base, requestId: 'a\ud800' },
+      'requestId: must not contain lone surrogates (not valid Unicode)',
+    ],
+    [
+      { ...base, requestId: '\udc00' },
+      'requestId: must not contain lone surrogates (not valid Unicode)',
+    ],
+    [
+      { ...base, args: ['\ud800x'] },
+      'args.0: must not contain lone surrogates (not valid Unicode)',
+    ],
+    [
+      { ...base, env: { MODE: '\udfff' } },
+      'env.MODE: value must not contain lone surrogates (not valid Unicode)',
+    ],
+    [
+      { ...base, concurrencyKey: 'k\ud800' },
+      'concurrencyKey: must not contain lone surrogates (not valid Unicode)',
+    ],
+  ])('refuses lone surrogates: %j', (input, expected) => {
+    expect(problems(input)).toContain(expected);
+  });
+
+  it('accepts a well-formed surrogate pair (an emoji)', () => {
+    expect(parseJobRequest({ ...base, requestId: 'run-\u{1F680}', args: ['\u{1F680}'] }).ok).toBe(
+      true,
+    );
+  });
+
+  it('reserves the messageId prefix for ids the bridge makes', () => {
+    expect(problems({ ...base, requestId: `${MESSAGE_ID_PREFIX}123` })).toContain(
+      'requestId: must not start with msg~ (reserved for ids made from the Pub/Sub messageId)',
+    );
+    expect(fallbackRequestId('123')).toBe('msg~123');
+  });
+
+  it('keeps what a megabyte of unknown keys leaves behind small', () => {
+    const input: Record<string, unknown> = { ...base };
+    for (let i = 0; i < 20_000; i++) input[`unknown_key_${i}_${'k'.repeat(40)}`] = 1;
+    const parsed = parseJobRequest(input);
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.error.issues.length).toBeLessThanOrEqual(ISSUE_BOUNDS.maxIssues + 1);
+    expect(parsed.error.issues[0]?.reason).toMatch(/and 19995 more\)$/);
+    expect(JSON.stringify(parsed.error.issues).length).toBeLessThan(10_000);
+    expect(parsed.error.message.length).toBeLessThan(10_000);
+  });
+
+  it('bounds issues by count and by the length of a path or reason', () => {
+    const bounded = boundIssues(
+      Array.from({ length: 50 }, (_, i) => ({
+        path: `p${i}${'x'.repeat(5000)}`,
+        reason: 'r'.repeat(5000),
+      })),
+    );
+    expect(bounded).toHaveLength(ISSUE_BOUNDS.maxIssues + 1);
+    expect(bounded.at(-1)).toEqual({ path: '(more)', reason: '30 more issues not listed' });
+    for (const i of bounded) {
+      expect(i.path.length).toBeLessThanOrEqual(ISSUE_BOUNDS.pathMaxChars);
+      expect(i.reason.length).toBeLessThanOrEqual(ISSUE_BOUNDS.reasonMaxChars);
+    }
+  });
+});
+
+describe('request id of a delivery', () => {
+  it('attribute, else body, else the messageId under its own prefix', () => {
+    expect(resolveRequestId({ attribute: 'a', body: undefined, messageId: '1' })).toEqual({
+      ok: true,
+      requestId: 'a',
+      from: 'attribute',
+    });
+    expect(resolveRequestId({ attribute: 'a', body: 'a', messageId: '1' })).toMatchObject({
+      ok: true,
+      requestId: 'a',
+    });
+    expect(resolveRequestId({ attribute: undefined, body: 'b', messageId: '1' })).toEqual({
+      ok: true,
+      requestId: 'b',
+      from: 'body',
+    });
+    expect(resolveRequestId({ attribute: undefined, body: undefined, messageId: '1' })).toEqual({
+      ok: true,
+      requestId: 'msg~1',
+      from: 'messageId',
+    });
+  });
+
+  it('refuses an attribute that differs from the body', () => {
+    expect(resolveRequestId({ attribute: 'a', body: 'b', messageId: '1' })).toEqual({
+      ok: false,
+      requestId: 'a',
+      issue: { path: 'requestId', reason: 'differs from the requestId attribute' },
+    });
   });
 });

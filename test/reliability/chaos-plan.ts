@@ -1,5 +1,5 @@
 import type { PubSub, Topic } from '@google-cloud/pubsub';
-import { jobDocumentId } from '../../src/contract/index.ts';
+import { fallbackRequestId, jobDocumentId } from '../../src/contract/index.ts';
 import { publishJob } from '../../src/producer/index.ts';
 
 /** The job of examples/jobs.json that the chaos load runs: `jobbridge work simulate`. */
@@ -117,7 +117,7 @@ function invalidMessage(
 /**
  * Publishes one planned request with the real Pub/Sub client: valid ones and their duplicates
  * through `publishJob`, invalid ones as raw messages. Returns the Firestore document id the
- * bridge records it under (for an invalid message without a request id, its messageId).
+ * bridge records it under (for an invalid message without a request id, `msg~<messageId>`).
  */
 export async function publishPlanned(
   pubsub: PubSub,
@@ -134,5 +134,5 @@ export async function publishPlanned(
     return jobDocumentId(p.requestId);
   }
   const messageId = await topic.publishMessage(invalidMessage(p.variant, p.requestId));
-  return jobDocumentId(p.requestId ?? messageId);
+  return jobDocumentId(p.requestId ?? fallbackRequestId(messageId));
 }

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { OUTCOMES, type OutcomeCode } from '../../src/bridge/outcomes.ts';
 import { createOidcVerifier } from '../../src/bridge/push-auth.ts';
+import { fallbackRequestId } from '../../src/contract/index.ts';
 import { authorizationHeader, fuzzPush } from './fuzz-arbitraries.ts';
 import { startInProcessBridge } from './inprocess-bridge.ts';
 import { AUDIENCE, PUSH_SA, signingKey, startCertServer } from '../bridge/tokens.ts';
@@ -213,5 +214,5 @@ function requestIdOf(body: string): string {
   const request = JSON.parse(Buffer.from(message.data, 'base64').toString('utf8')) as {
     requestId?: string;
   };
-  return request.requestId ?? message.messageId;
+  return request.requestId ?? fallbackRequestId(message.messageId);
 }
