@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Firestore } from '@google-cloud/firestore';
-import { launchRequest } from '../src/bridge/launch-request.ts';
+import { launchRequest } from '../src/dispatch/launch-request.ts';
 import { CloudRunLauncher, createRunClients } from '../src/launcher/index.ts';
 import { claimDocument } from '../src/store/job-claim-document.ts';
 import { drive } from './drive.ts';

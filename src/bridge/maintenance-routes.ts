@@ -2,18 +2,12 @@ import type { Firestore } from '@google-cloud/firestore';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Launcher } from '../launcher/index.ts';
 import type { Logger } from '../log.ts';
-import {
-  DEAD_LETTER_PATH,
-  deadLetterRoute,
-  reconcile,
-  type ReconcileOptions,
-  type ReconcileResult,
-} from '../reconciler/index.ts';
-import { dispatchAllQueued, type QueuedDispatch } from './concurrency-keys.ts';
-import type { LaunchLimiter } from './limiter.ts';
-import { outcome } from './outcomes.ts';
+import type { LaunchLimiter } from '../dispatch/index.ts';
+import { errorMessage, outcome } from '../errors/index.ts';
+import { reconcileAll, type ReconcileOptions } from '../reconciler/index.ts';
+import { DEAD_LETTER_PATH, deadLetterRoute } from './dead-letter.ts';
 import type { PushVerifier } from './push-auth.ts';
-import type { BridgeServer } from './server.ts';
+import type { BridgeServer } from './server-types.ts';
 
 export const RECONCILE_PATH = '/reconcile';
 
@@ -57,49 +51,29 @@ function count<T>(items: readonly T[], key: (item: T) => string): Record<string,
   return out;
 }
 
-/**
- * One bounded reconcile call: passes following the cursor up to `maxPages`, then the queued jobs
- * whose key has room again (a job that just ended frees its key's slot).
- */
+/** One bounded reconcile call (`reconcileAll`), summarised for the answer and the log. */
 export async function reconcileOnce(
   deps: MaintenanceDeps,
   cursor?: string,
 ): Promise<ReconcileSummary> {
-  const { maxPages, ...options } = deps.reconcile;
-  const passDeps = {
-    firestore: deps.firestore,
-    collection: deps.collection,
-    launcher: deps.launcher,
-    log: deps.logger,
-    now: deps.now,
-  };
-  const actions: ReconcileResult['actions'] = [];
-  let examined = 0;
-  let next = cursor;
-  for (let page = 0; page < maxPages; page++) {
-    const result = await reconcile(passDeps, { ...options, ...(next ? { cursor: next } : {}) });
-    examined += result.examined;
-    actions.push(...result.actions);
-    next = result.nextCursor;
-    if (next === undefined) break;
-  }
-  let queued: QueuedDispatch[] = [];
-  if (deps.keyConcurrency > 0) {
-    queued = await dispatchAllQueued({
+  const done = await reconcileAll(
+    {
       firestore: deps.firestore,
       collection: deps.collection,
-      keyConcurrency: deps.keyConcurrency,
       launcher: deps.launcher,
+      log: deps.logger,
+      now: deps.now,
+      keyConcurrency: deps.keyConcurrency,
       leaseMs: deps.leaseMs,
       limiter: deps.limiter,
-      now: deps.now,
-    });
-  }
+    },
+    { ...deps.reconcile, ...(cursor !== undefined ? { cursor } : {}) },
+  );
   return {
-    examined,
-    actions: count(actions, (a) => a.action),
-    queued: count(queued, (q) => q.result),
-    ...(next !== undefined ? { nextCursor: next } : {}),
+    examined: done.examined,
+    actions: count(done.actions, (a) => a.action),
+    queued: count(done.queued, (q) => q.result),
+    ...(done.nextCursor !== undefined ? { nextCursor: done.nextCursor } : {}),
   };
 }
 
@@ -137,8 +111,7 @@ export function mountMaintenanceRoutes(app: BridgeServer, deps: MaintenanceDeps)
       return summary;
     } catch (err: unknown) {
       deps.logger.error({ err }, 'reconcile pass failed');
-      const message = err instanceof Error ? err.message : String(err);
-      return res.code(503).send({ outcome: 'reconcile-failed', error: message });
+      return res.code(503).send({ outcome: 'reconcile-failed', error: errorMessage(err) });
     }
   });
 }

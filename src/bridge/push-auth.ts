@@ -1,5 +1,5 @@
 import { OAuth2Client } from 'google-auth-library';
-import type { AuthOutcome } from './outcomes.ts';
+import type { AuthOutcome } from '../errors/outcomes.ts';
 import { VerifiedTokens } from './verified-tokens.ts';
 
 /** Checks the `Authorization` header of a push request. */

@@ -6,10 +6,10 @@ import {
   resolveRequestId,
   requestIdSchema,
   type FieldIssue,
-  type JobRequest,
   type RequestSource,
 } from '../contract/index.ts';
-import { rejected, type Outcome } from './outcomes.ts';
+import type { ValidDelivery } from '../dispatch/delivery.ts';
+import { rejected, type Outcome } from '../errors/outcomes.ts';
 
 /** Pub/Sub's push body. Unknown keys pass: Pub/Sub adds fields (`message_id`, …) over time. */
 const envelopeSchema = z.object({
@@ -25,12 +25,7 @@ const envelopeSchema = z.object({
   deliveryAttempt: z.number().int().positive().optional(),
 });
 
-/** A delivery whose request is valid and allowed: ready for the dedup-and-dispatch protocol. */
-export interface ValidDelivery {
-  requestId: string;
-  request: JobRequest;
-  source: RequestSource;
-}
+export type { ValidDelivery };
 
 export type ParsedDelivery =
   | { ok: true; delivery: ValidDelivery }

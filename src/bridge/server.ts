@@ -1,28 +1,22 @@
 import type { Firestore } from '@google-cloud/firestore';
-import Fastify, {
-  LogController,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  type RawReplyDefaultExpression,
-  type RawRequestDefaultExpression,
-  type RawServerDefault,
-} from 'fastify';
+import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import { jobDocumentId } from '../contract/index.ts';
+import { Dispatcher, LaunchLimiter, type CrashPoint } from '../dispatch/index.ts';
+import { errorMessage, isAck, outcome, rejected, type Outcome } from '../errors/index.ts';
 import type { Launcher } from '../launcher/index.ts';
 import type { Logger } from '../log.ts';
 import { DEFAULT_RECONCILE_OPTIONS, type ReconcileOptions } from '../reconciler/index.ts';
 import { newOpCount, type OpCount } from '../store/job-ops.ts';
+import { JobQueue } from '../store/job-queue.ts';
 import { JobRepository } from '../store/job-repository.ts';
-import type { BridgeConfig, TestFault } from './config.ts';
-import { keyedClaimer } from './concurrency-keys.ts';
-import { Dispatcher } from './dispatch.ts';
-import { LaunchLimiter } from './limiter.ts';
+import type { BridgeConfig } from './config.ts';
 import { mountMaintenanceRoutes } from './maintenance-routes.ts';
-import { isAck, outcome, rejected, type Outcome } from './outcomes.ts';
 import { createOidcVerifier, insecureVerifier, type PushVerifier } from './push-auth.ts';
 import { parsePushDelivery, type ParsedDelivery } from './push-envelope.ts';
+import type { BridgeServer } from './server-types.ts';
 import { traceFields } from './trace.ts';
+
+export type { BridgeServer };
 
 export type ServerConfig = Pick<
   BridgeConfig,
@@ -45,21 +39,13 @@ export interface BridgeServerDeps {
   logger: Logger;
   /** Defaults to the one `config.pushAuth` describes. */
   verifier?: PushVerifier;
-  fault?: (point: TestFault) => void;
+  fault?: (point: CrashPoint) => void;
   now?: () => Date;
   /** Defaults to one built from `config.limits`; pass one in to read its gauge. */
   limiter?: LaunchLimiter;
   /** How `POST /reconcile` decides what is stale; the reconciler's defaults otherwise. */
   reconcile?: ReconcileOptions & { maxPages: number };
 }
-
-/** The fastify instance of the bridge (its logger is our pino logger). */
-export type BridgeServer = FastifyInstance<
-  RawServerDefault,
-  RawRequestDefaultExpression,
-  RawReplyDefaultExpression,
-  Logger
->;
 
 export const PUSH_PATH = '/pubsub/push';
 
@@ -96,18 +82,16 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
   const repository = new JobRepository(deps.firestore, config.collection);
   const now = deps.now ?? (() => new Date());
   const limiter = deps.limiter ?? new LaunchLimiter(config.limits);
-  const keyDeps = {
-    firestore: deps.firestore,
-    collection: config.collection,
-    keyConcurrency: config.limits.keyConcurrency,
-  };
   const dispatcher = new Dispatcher({
     repository,
     launcher: deps.launcher,
     leaseMs: config.leaseMs,
     retentionMs: config.retentionDays * DAY_MS,
     limiter,
-    ...(config.limits.keyConcurrency > 0 ? { keyedClaim: keyedClaimer(keyDeps) } : {}),
+    keyed: {
+      queue: new JobQueue(deps.firestore, config.collection),
+      keyConcurrency: config.limits.keyConcurrency,
+    },
     now,
     ...(deps.fault ? { fault: deps.fault } : {}),
   });
@@ -180,8 +164,7 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
       return parsed.outcome;
     } catch (err: unknown) {
       // Recording why is part of the answer: without it, let Pub/Sub try again.
-      const message = err instanceof Error ? err.message : String(err);
-      return outcome('store-unavailable', { error: { code: 'STORE', message } });
+      return outcome('store-unavailable', { error: { code: 'STORE', message: errorMessage(err) } });
     }
   };
 
@@ -254,8 +237,9 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
       await Promise.race([probe, timeout]);
       return { status: 'ready' };
     } catch (err: unknown) {
-      const message = err instanceof Error ? err.message : String(err);
-      return res.code(503).send({ status: 'unavailable', reason: `firestore: ${message}` });
+      return res
+        .code(503)
+        .send({ status: 'unavailable', reason: `firestore: ${errorMessage(err)}` });
     }
   });
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createCloudClients } from './cloud-clients.ts';
 import { createLogger } from '../log.ts';
-import { loadReconcilerConfig, reconcile, RECONCILER_ENV } from '../reconciler/index.ts';
+import { loadReconcilerConfig, reconcileAll, RECONCILER_ENV } from '../reconciler/index.ts';
 
 /** `jobbridge reconcile`: one pass (following its cursor up to maxPages), then exits. */
 export function register(program: Command): void {
@@ -19,32 +19,42 @@ export function register(program: Command): void {
       const clients = createCloudClients(config);
       const { firestore, launcher } = clients;
       const counts: Record<string, number> = {};
-      let examined = 0;
       try {
-        let cursor: string | undefined;
-        for (let page = 0; page < config.maxPages; page++) {
-          const deps = { firestore, collection: config.collection, launcher, log };
-          const result = await reconcile(deps, {
+        const done = await reconcileAll(
+          {
+            firestore,
+            collection: config.collection,
+            launcher,
+            log,
+            keyConcurrency: config.keyConcurrency,
+            leaseMs: config.leaseMs,
+          },
+          {
             ...config.options,
-            ...(cursor ? { cursor } : {}),
-          });
-          examined += result.examined;
-          for (const a of result.actions) {
-            counts[a.action] = (counts[a.action] ?? 0) + 1;
-            if (flags.json) process.stdout.write(`${JSON.stringify(a)}\n`);
-            else if (a.action !== 'waiting')
-              process.stdout.write(
-                `${a.requestId}: ${a.from} → ${a.action}${a.reason ? ` (${a.reason})` : ''}\n`,
-              );
-          }
-          cursor = result.nextCursor;
-          if (cursor === undefined) break;
+            maxPages: config.maxPages,
+            onActions: (actions) => {
+              for (const a of actions) {
+                counts[a.action] = (counts[a.action] ?? 0) + 1;
+                if (flags.json) process.stdout.write(`${JSON.stringify(a)}\n`);
+                else if (a.action !== 'waiting')
+                  process.stdout.write(
+                    `${a.requestId}: ${a.from} → ${a.action}${a.reason ? ` (${a.reason})` : ''}\n`,
+                  );
+              }
+            },
+          },
+        );
+        for (const q of done.queued) {
+          if (flags.json) process.stdout.write(`${JSON.stringify({ queued: q })}\n`);
+          else process.stdout.write(`${q.docId}: queued → ${q.result}\n`);
         }
         const summary = Object.entries(counts)
           .map(([k, v]) => `${k} ${v}`)
           .join(', ');
+        const drained =
+          done.queued.length > 0 ? `; ${done.queued.length} queued job(s) handled` : '';
         process.stdout.write(
-          `reconciled: ${examined} job(s) examined${summary ? `; ${summary}` : ''}${cursor ? '; more left for the next run' : ''}\n`,
+          `reconciled: ${done.examined} job(s) examined${summary ? `; ${summary}` : ''}${drained}${done.nextCursor ? '; more left for the next run' : ''}\n`,
         );
         if ((counts.error ?? 0) > 0) process.exitCode = 1;
       } finally {

@@ -114,3 +114,23 @@ export function assertJobTransition(from: JobState | undefined, to: JobState): v
     throw new TransitionError('job', from ?? 'none', to, 'not in the job state machine');
   }
 }
+
+/**
+ * A job with a claim on Cloud Run's capacity: being started, started, or running. These are the
+ * jobs a `concurrencyKey` counts, and the ones a reconcile pass checks when they go quiet.
+ */
+export const ACTIVE_JOB_STATES: readonly JobState[] = ['dispatching', 'dispatched', 'running'];
+
+/** A job a cancel can still stop: not yet ended, whether it waits in the queue or runs. */
+export const CANCELLABLE_JOB_STATES: readonly JobState[] = ['queued', ...ACTIVE_JOB_STATES];
+
+/**
+ * A job whose tasks may have started although its document does not say `running` yet:
+ * `dispatched`, or still `dispatching` when the tasks started before the bridge recorded the
+ * execution (the bridge then records it without moving the state back).
+ */
+export const STARTING_JOB_STATES: readonly JobState[] = ['dispatching', 'dispatched'];
+
+export function isStartingJobState(state: JobState | undefined): boolean {
+  return state !== undefined && STARTING_JOB_STATES.includes(state);
+}

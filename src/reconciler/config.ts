@@ -7,6 +7,8 @@ export const RECONCILER_ENV = {
   heartbeatStaleMs: 'JOBBRIDGE_RECONCILE_HEARTBEAT_STALE_MS',
   pageSize: 'JOBBRIDGE_RECONCILE_PAGE_SIZE',
   maxPages: 'JOBBRIDGE_RECONCILE_MAX_PAGES',
+  keyConcurrency: 'JOBBRIDGE_KEY_CONCURRENCY',
+  leaseMs: 'JOBBRIDGE_LEASE_MS',
 } as const;
 
 /** How one reconcile pass decides what is stale, and how much it does. Durations in ms. */
@@ -42,6 +44,10 @@ export interface ReconcilerConfig {
   options: ReconcileOptions;
   /** How many pages one `jobbridge reconcile` follows before it stops (the next run goes on). */
   maxPages: number;
+  /** The bridge's per-key concurrency (JOBBRIDGE_KEY_CONCURRENCY): >0 drains queued jobs too. */
+  keyConcurrency: number;
+  /** The lease a drained job is dispatched under (JOBBRIDGE_LEASE_MS, as the bridge's). */
+  leaseMs: number;
 }
 
 /** The environment did not make a valid config; names every variable at fault and why. */
@@ -97,6 +103,8 @@ export function loadReconcilerConfig(env: Env): ReconcilerConfig {
   if (options.pageSize > 500)
     issues.push({ name: RECONCILER_ENV.pageSize, reason: 'must be at most 500' });
   const maxPages = readInt(env, RECONCILER_ENV.maxPages, 20, 1, issues);
+  const keyConcurrency = readInt(env, RECONCILER_ENV.keyConcurrency, 0, 0, issues);
+  const leaseMs = readInt(env, RECONCILER_ENV.leaseMs, 60_000, 100, issues);
   if (issues.length > 0) throw new ReconcilerConfigError(issues);
   return {
     projectId,
@@ -105,5 +113,7 @@ export function loadReconcilerConfig(env: Env): ReconcilerConfig {
     cloudRunEmulatorHost: env[FIXED_ENV.cloudRunEmulatorHost]?.trim() || undefined,
     options,
     maxPages,
+    keyConcurrency,
+    leaseMs,
   };
 }

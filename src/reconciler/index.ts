@@ -13,19 +13,21 @@ export {
 } from './execution-outcome.ts';
 export {
   reconcile,
-  CANCELLABLE_STATES,
-  STALE_STATES,
   type ReconcileDeps,
   type ReconcilePassOptions,
   type ReconcileResult,
 } from './reconcile.ts';
-export type { ActionKind, JobAction } from './reconcile-job.ts';
 export {
-  DEAD_LETTER_ATTRIBUTES,
-  DEAD_LETTER_PATH,
-  deadLetterRoute,
-  handleDeadLetter,
-  type DeadLetterDeps,
-  type DeadLetterOutcome,
-  type DeadLetterResult,
-} from './dead-letter.ts';
+  endWithoutDispatch,
+  reconcileJob,
+  settleDispatching,
+  type ActionKind,
+  type JobAction,
+  type JobContext,
+} from './reconcile-job.ts';
+export {
+  reconcileAll,
+  type ReconcileAllDeps,
+  type ReconcileAllOptions,
+  type ReconcileAllResult,
+} from './reconcile-all.ts';

@@ -1,12 +1,12 @@
-import type { DocumentData, Firestore } from '@google-cloud/firestore';
-import { status } from '@grpc/grpc-js';
+import type { Firestore } from '@google-cloud/firestore';
 import { BRIDGE_EXECUTION_ENV, type ErrorInfo, type JobState } from '../contract/index.ts';
-import { grpcCode, type ExecutionSummary, type Launcher } from '../launcher/index.ts';
+import { isNotFound, isPreconditionFailure } from '../errors/index.ts';
+import type { ExecutionSummary, Launcher } from '../launcher/index.ts';
+import { JobReconciles } from '../store/job-reconcile-store.ts';
+import type { JobView } from '../store/job-view.ts';
+import type { JobReconcileStore } from '../store/port.ts';
 import type { ReconcileOptions } from './config.ts';
 import { executionOutcome, RECONCILE_ERROR_CODES } from './execution-outcome.ts';
-import { guardedUpdate } from './guarded-write.ts';
-import { millisOf, type JobView } from './job-view.ts';
-import { staleTasks, workerEvidence } from './task-evidence.ts';
 
 /** What the reconciler did with one job. */
 export type ActionKind =
@@ -38,6 +38,20 @@ export interface JobContext {
   launcher: Launcher;
   options: ReconcileOptions;
   now: Date;
+  /** Defaults to the store over `db` and `collection`. */
+  store?: JobReconcileStore;
+}
+
+const stores = new WeakMap<JobContext, JobReconcileStore>();
+
+function storeOf(ctx: JobContext): JobReconcileStore {
+  if (ctx.store) return ctx.store;
+  let store = stores.get(ctx);
+  if (store === undefined) {
+    store = new JobReconciles(ctx.db, ctx.collection);
+    stores.set(ctx, store);
+  }
+  return store;
 }
 
 function action(view: JobView, kind: ActionKind, extra: Partial<JobAction> = {}): JobAction {
@@ -65,36 +79,13 @@ function cancelledBeforeDispatch(): ErrorInfo {
   return { code: RECONCILE_ERROR_CODES.cancelled, message: 'cancelled before any dispatch' };
 }
 
-/** The lease a decision was based on is still the one on the document: nobody took it over. */
-function sameLease(view: JobView): (data: DocumentData) => boolean {
-  return (data) => {
-    const dispatch = (data.dispatch ?? {}) as Record<string, unknown>;
-    return (
-      (dispatch.leaseOwner ?? null) === view.leaseOwner &&
-      millisOf(dispatch.leaseExpiresAt) === view.leaseExpiresAtMs
-    );
-  };
-}
-
 export async function endWithoutDispatch(
   ctx: JobContext,
   view: JobView,
   to: 'failed' | 'cancelled',
   error: ErrorInfo,
 ): Promise<JobAction> {
-  const written = await guardedUpdate(
-    ctx.db,
-    ctx.db.collection(ctx.collection).doc(view.docId),
-    { state: view.state, to, holds: sameLease(view) },
-    {
-      state: to,
-      error,
-      'dispatch.leaseOwner': null,
-      'dispatch.leaseExpiresAt': null,
-      finishedAt: ctx.now,
-      updatedAt: ctx.now,
-    },
-  );
+  const written = await storeOf(ctx).endUnlaunched(view, to, error, ctx.now);
   return action(view, written ? to : 'raced', { reason: error.code });
 }
 
@@ -150,20 +141,7 @@ export async function settleDispatching(
       return endWithoutDispatch(ctx, view, 'cancelled', cancelledBeforeDispatch());
     return endWithoutDispatch(ctx, view, 'failed', failure);
   }
-  const written = await guardedUpdate(
-    ctx.db,
-    ctx.db.collection(ctx.collection).doc(view.docId),
-    { state: 'dispatching', to: 'dispatched', holds: sameLease(view) },
-    {
-      state: 'dispatched',
-      'dispatch.leaseOwner': null,
-      'dispatch.leaseExpiresAt': null,
-      'dispatch.executionName': found.name,
-      'dispatch.adopted': true,
-      dispatchedAt: ctx.now,
-      updatedAt: ctx.now,
-    },
-  );
+  const written = await storeOf(ctx).recordAdopted(view, found.name, ctx.now);
   if (!written) return action(view, 'raced', { executionName: found.name });
   // The cancel query finds it again on the next pass; asking now saves a pass of running time.
   if (view.cancelRequested) await cancelExecution(ctx.launcher, found.name);
@@ -175,13 +153,12 @@ async function cancelExecution(launcher: Launcher, executionName: string): Promi
   try {
     await launcher.cancelExecution(executionName);
   } catch (err: unknown) {
-    const code = grpcCode(err);
-    if (code !== status.FAILED_PRECONDITION && code !== status.NOT_FOUND) throw err;
+    if (!isPreconditionFailure(err) && !isNotFound(err)) throw err;
   }
 }
 
 async function reconcileExecution(ctx: JobContext, view: JobView): Promise<JobAction> {
-  const ref = ctx.db.collection(ctx.collection).doc(view.docId);
+  const store = storeOf(ctx);
   let executionName = view.executionName;
   if (executionName === undefined) {
     // Not written by the bridge (it always records one); look it up rather than guess.
@@ -193,44 +170,33 @@ async function reconcileExecution(ctx: JobContext, view: JobView): Promise<JobAc
   try {
     execution = await ctx.launcher.getExecution(executionName);
   } catch (err: unknown) {
-    if (grpcCode(err) !== status.NOT_FOUND) throw err;
+    if (!isNotFound(err)) throw err;
     const error = {
       code: RECONCILE_ERROR_CODES.executionMissing,
       message: `execution ${executionName} no longer exists on Cloud Run (deleted)`,
     };
-    const written = await guardedUpdate(
-      ctx.db,
-      ref,
-      { state: view.state, to: 'failed' },
-      {
-        state: 'failed',
-        error,
-        finishedAt: ctx.now,
-        updatedAt: ctx.now,
-      },
-    );
+    const written = await store.recordExecutionMissing(view, error, ctx.now);
     return action(view, written ? 'failed' : 'raced', { reason: error.code, executionName });
   }
   const outcome = executionOutcome(execution);
   if (outcome !== undefined) {
     let error = outcome.error;
     if (error && outcome.state === 'failed') {
-      error = { ...error, message: `${error.message}; ${await workerEvidence(ref)}` };
+      error = { ...error, message: `${error.message}; ${await store.workerEvidence(view.docId)}` };
     }
     // The execution's counts are the truth once it has ended, whatever the workers managed to write.
-    const written = await guardedUpdate(
-      ctx.db,
-      ref,
-      { state: view.state, to: outcome.state },
+    const written = await store.recordExecutionEnded(
+      view,
       {
         state: outcome.state,
         error,
-        tasks: { running: 0, succeeded: execution.succeededCount, failed: execution.failedCount },
-        'dispatch.executionName': executionName,
-        finishedAt: execution.completionTime ?? ctx.now,
-        ...(view.state === 'dispatched' ? { startedAt: execution.startTime ?? null } : {}),
-        updatedAt: ctx.now,
+        executionName,
+        succeededCount: execution.succeededCount,
+        failedCount: execution.failedCount,
+        completionTime: execution.completionTime ?? null,
+        startTime: execution.startTime ?? null,
       },
+      ctx.now,
     );
     return action(view, written ? outcome.state : 'raced', {
       ...(error ? { reason: error.code } : {}),
@@ -239,15 +205,7 @@ async function reconcileExecution(ctx: JobContext, view: JobView): Promise<JobAc
   }
   if (view.cancelRequested) {
     await cancelExecution(ctx.launcher, executionName);
-    const written = await guardedUpdate(
-      ctx.db,
-      ref,
-      { state: view.state },
-      {
-        'dispatch.cancelSentAt': ctx.now,
-        updatedAt: ctx.now,
-      },
-    );
+    const written = await store.recordCancelSent(view, ctx.now);
     return action(view, written ? 'cancel-sent' : 'raced', { executionName });
   }
   return recordHeartbeats(ctx, view, executionName);
@@ -263,9 +221,9 @@ async function recordHeartbeats(
   view: JobView,
   executionName: string,
 ): Promise<JobAction> {
-  const ref = ctx.db.collection(ctx.collection).doc(view.docId);
+  const store = storeOf(ctx);
   const cutoff = new Date(ctx.now.getTime() - ctx.options.heartbeatStaleMs);
-  const stale = await staleTasks(ref, cutoff);
+  const stale = await store.staleTasks(view.docId, cutoff);
   const staleHeartbeat =
     stale.length === 0
       ? null
@@ -274,16 +232,7 @@ async function recordHeartbeats(
           oldestHeartbeatAt: stale[0]?.heartbeatAt ?? null,
           checkedAt: ctx.now,
         };
-  const written = await guardedUpdate(
-    ctx.db,
-    ref,
-    { state: view.state },
-    {
-      staleHeartbeat,
-      reconciledAt: ctx.now,
-      updatedAt: ctx.now,
-    },
-  );
+  const written = await store.recordHeartbeatCheck(view, staleHeartbeat, ctx.now);
   if (!written) return action(view, 'raced', { executionName });
   return action(view, stale.length > 0 ? 'stale-heartbeat' : 'checked', {
     executionName,

@@ -1,26 +1,13 @@
-import {
-  FieldPath,
-  Timestamp,
-  type Firestore,
-  type Query,
-  type QuerySnapshot,
-} from '@google-cloud/firestore';
-import type { JobState } from '../contract/index.ts';
+import type { Firestore } from '@google-cloud/firestore';
+import { errorMessage } from '../errors/index.ts';
 import type { Launcher } from '../launcher/index.ts';
 import type { Logger } from '../log.ts';
+import { JobReconciles } from '../store/job-reconcile-store.ts';
+import type { JobView } from '../store/job-view.ts';
+import type { ReconcilePage } from '../store/port.ts';
 import { DEFAULT_RECONCILE_OPTIONS, type ReconcileOptions } from './config.ts';
 import { decodeCursor, encodeCursor, type ReconcileCursor } from './cursor.ts';
-import { jobView, type JobView } from './job-view.ts';
 import { reconcileJob, type JobAction } from './reconcile-job.ts';
-
-/** The states a job can be stuck in. `queued` waits for a slot by design: only a cancel moves it. */
-export const STALE_STATES: readonly JobState[] = ['dispatching', 'dispatched', 'running'];
-export const CANCELLABLE_STATES: readonly JobState[] = [
-  'queued',
-  'dispatching',
-  'dispatched',
-  'running',
-];
 
 /** The clients one pass uses, created by the caller (CLI, server) and passed in. */
 export interface ReconcileDeps {
@@ -45,31 +32,6 @@ export interface ReconcileResult {
   nextCursor?: string;
 }
 
-function staleQuery(deps: ReconcileDeps, cutoff: Date, cursor: ReconcileCursor): Query {
-  // The composite index (state ASC, updatedAt ASC) serves this: docs/operations.md, "Indexes it needs".
-  let query = deps.firestore
-    .collection(deps.collection)
-    .where('state', 'in', [...STALE_STATES])
-    .where('updatedAt', '<', cutoff)
-    .orderBy('updatedAt')
-    .orderBy(FieldPath.documentId());
-  if (cursor.stale) {
-    query = query.startAfter(Timestamp.fromMillis(cursor.stale.updatedAtMs), cursor.stale.docId);
-  }
-  return query;
-}
-
-function cancelQuery(deps: ReconcileDeps, cursor: ReconcileCursor): Query {
-  // The composite index (cancelRequested ASC, state ASC) serves this: docs/operations.md, "Indexes it needs".
-  let query = deps.firestore
-    .collection(deps.collection)
-    .where('cancelRequested', '==', true)
-    .where('state', 'in', [...CANCELLABLE_STATES])
-    .orderBy(FieldPath.documentId());
-  if (cursor.cancel) query = query.startAfter(cursor.cancel);
-  return query;
-}
-
 /**
  * One reconcile pass: finds jobs that are no longer true — `dispatching` with an expired lease,
  * `dispatched`/`running` whose execution ended or went silent, cancels asked for — and writes
@@ -85,21 +47,17 @@ export async function reconcile(
   const now = deps.now?.() ?? new Date();
   const cursor = decodeCursor(options.cursor);
   const cutoff = new Date(now.getTime() - opts.staleAfterMs);
-  const [cancels, stale] = await Promise.all([
-    cancelQuery(deps, cursor).limit(opts.pageSize).get(),
-    staleQuery(deps, cutoff, cursor).limit(opts.pageSize).get(),
-  ]);
+  const store = new JobReconciles(deps.firestore, deps.collection);
+  const page = await store.page(cutoff, opts.pageSize, cursor);
   const views = new Map<string, JobView>();
-  for (const snap of [...cancels.docs, ...stale.docs]) {
-    const view = jobView(snap);
-    if (view) views.set(view.docId, view);
-  }
+  for (const view of [...page.cancels, ...page.stale]) views.set(view.docId, view);
   const ctx = {
     db: deps.firestore,
     collection: deps.collection,
     launcher: deps.launcher,
     options: opts,
     now,
+    store,
   };
   const actions: JobAction[] = [];
   // One job at a time: a pass is background work and must not burst against Cloud Run's quotas.
@@ -108,7 +66,7 @@ export async function reconcile(
       actions.push(await reconcileJob(ctx, view));
     } catch (err: unknown) {
       // One job's failure must not stop the pass; the next pass tries it again.
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       deps.log?.warn({ err, docId: view.docId }, 'reconcile: job skipped after an error');
       actions.push({
         docId: view.docId,
@@ -122,7 +80,7 @@ export async function reconcile(
   for (const a of actions) {
     if (a.action !== 'waiting') deps.log?.info({ ...a }, 'reconcile: job');
   }
-  const next = nextCursor(cancels, stale, opts.pageSize);
+  const next = nextCursor(page);
   return {
     examined: views.size,
     actions,
@@ -130,18 +88,13 @@ export async function reconcile(
   };
 }
 
-function nextCursor(
-  cancels: QuerySnapshot,
-  stale: QuerySnapshot,
-  pageSize: number,
-): ReconcileCursor | undefined {
+function nextCursor(page: ReconcilePage): ReconcileCursor | undefined {
   const cursor: ReconcileCursor = {};
-  const lastCancel = cancels.docs.at(-1);
-  if (cancels.size >= pageSize && lastCancel) cursor.cancel = lastCancel.id;
-  const lastStale = stale.docs.at(-1);
-  if (stale.size >= pageSize && lastStale) {
-    const view = jobView(lastStale);
-    cursor.stale = { updatedAtMs: view?.updatedAtMs ?? 0, docId: lastStale.id };
+  const lastCancel = page.cancels.at(-1);
+  if (page.cancelsFull && lastCancel) cursor.cancel = lastCancel.docId;
+  const lastStale = page.stale.at(-1);
+  if (page.staleFull && lastStale) {
+    cursor.stale = { updatedAtMs: lastStale.updatedAtMs, docId: lastStale.docId };
   }
   return cursor.cancel !== undefined || cursor.stale !== undefined ? cursor : undefined;
 }

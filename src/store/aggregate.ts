@@ -5,7 +5,12 @@ import {
   type Firestore,
   type Timestamp,
 } from '@google-cloud/firestore';
-import { canTransitionJob, isTerminalJobState, type JobState } from '../contract/states.ts';
+import {
+  canTransitionJob,
+  isStartingJobState,
+  isTerminalJobState,
+  type JobState,
+} from '../contract/states.ts';
 import type {
   ErrorInfo,
   JobDocument,
@@ -13,7 +18,7 @@ import type {
   TaskCounts,
   TaskDocument,
 } from '../contract/documents.ts';
-import { isPreconditionFailure } from '../worker/errors.ts';
+import { isPreconditionFailure } from '../errors/index.ts';
 import { jobRef } from './task-document.ts';
 
 /** The job's aggregate as one aggregation query over its task documents computes it. */
@@ -179,7 +184,10 @@ async function applyAggregate(
     progress: agg.progress,
     updatedAt: FieldValue.serverTimestamp(),
   };
-  if (notYetRunning(job.state) && agg.tasks.running + agg.tasks.succeeded + agg.tasks.failed > 0) {
+  if (
+    isStartingJobState(job.state) &&
+    agg.tasks.running + agg.tasks.succeeded + agg.tasks.failed > 0
+  ) {
     fields.state = 'running';
     fields.startedAt = FieldValue.serverTimestamp();
   }
@@ -190,15 +198,6 @@ async function applyAggregate(
     if (isPreconditionFailure(err)) return 'skipped';
     throw err;
   }
-}
-
-/**
- * A job whose tasks have started but whose document does not say so yet: `dispatched`, or still
- * `dispatching` when the tasks started before the bridge recorded the execution (the bridge then
- * records it without moving the state back).
- */
-function notYetRunning(state: JobState): boolean {
-  return state === 'dispatched' || state === 'dispatching';
 }
 
 async function failureOf(db: Firestore, collection: string, jobId: string): Promise<ErrorInfo> {
@@ -239,7 +238,7 @@ async function writeTerminal(
     const state: JobState =
       outcome === 'failed' && job.cancelRequested === true ? 'cancelled' : outcome;
     // dispatched → running → terminal: a job whose tasks ran before any recorded start goes through running.
-    const from: JobState = notYetRunning(job.state) ? 'running' : job.state;
+    const from: JobState = isStartingJobState(job.state) ? 'running' : job.state;
     if (!canTransitionJob(from, state)) return false;
     const now = FieldValue.serverTimestamp();
     try {
@@ -251,7 +250,7 @@ async function writeTerminal(
           error,
           updatedAt: now,
           finishedAt: now,
-          ...(notYetRunning(job.state) ? { startedAt: now } : {}),
+          ...(isStartingJobState(job.state) ? { startedAt: now } : {}),
         },
         { lastUpdateTime: current.updateTime as Timestamp },
       );

@@ -46,6 +46,31 @@ export function requestFields(
   };
 }
 
+/**
+ * The request fields of a document whose request could not be read (a rejection, a dead letter
+ * that does not parse): the job name it gave, cut to a sane length, and nothing else.
+ */
+export function unreadRequestFields(job: string | undefined): ReturnType<typeof requestFields> {
+  return {
+    job: (job ?? '').slice(0, 63),
+    function: null,
+    args: [],
+    envNames: [],
+    taskCount: null,
+    timeoutSeconds: null,
+    labels: {},
+  };
+}
+
+/** Clears the dispatch lease: every write that ends or gives up a lease spreads this. */
+export const LEASE_CLEARED = {
+  'dispatch.leaseOwner': null,
+  'dispatch.leaseExpiresAt': null,
+} as const;
+
+/** The `dispatch` of a document no delivery holds or ever held. */
+const NO_DISPATCH = { leaseOwner: null, leaseExpiresAt: null, attempts: 0 };
+
 /** The `dispatching` document a fresh claim creates, holding the lease for `owner`. */
 export function claimDocument(input: ClaimInput): JobDocument {
   return {
@@ -86,17 +111,40 @@ export function rejectedDocument(input: RejectionInput): JobDocument {
   return {
     requestId: input.requestId,
     state: 'rejected',
-    job: (input.job ?? '').slice(0, 63),
-    function: null,
-    args: [],
-    envNames: [],
-    taskCount: null,
-    timeoutSeconds: null,
-    labels: {},
+    ...unreadRequestFields(input.job),
     source: input.source,
-    dispatch: { leaseOwner: null, leaseExpiresAt: null, attempts: 0 },
+    dispatch: NO_DISPATCH,
     error,
     issues: input.issues.map((i) => ({ path: i.path, reason: i.reason })),
+    createdAt: input.now,
+    updatedAt: input.now,
+    finishedAt: input.now,
+    expireAt: new Date(input.now.getTime() + input.retentionMs),
+  };
+}
+
+/** What a dead letter of a request no delivery ever claimed leaves behind. */
+export interface DeadLetteredInput {
+  requestId: string;
+  /** The request, when the dead letter's data still parses. */
+  request: JobRequest | undefined;
+  /** The job name the data gave, if any. */
+  job: string | undefined;
+  source: RequestSource;
+  error: ErrorInfo;
+  now: Date;
+  retentionMs: number;
+}
+
+/** The `failed` document of a request no delivery ever claimed: so it does not vanish. */
+export function deadLetteredDocument(input: DeadLetteredInput): JobDocument {
+  return {
+    requestId: input.requestId,
+    state: 'failed',
+    ...(input.request ? requestFields(input.request) : unreadRequestFields(input.job)),
+    source: input.source,
+    dispatch: NO_DISPATCH,
+    error: input.error,
     createdAt: input.now,
     updatedAt: input.now,
     finishedAt: input.now,

@@ -7,14 +7,17 @@ import type {
   UpdateData,
 } from '@google-cloud/firestore';
 import type { ErrorInfo, JobDocument, JobState } from '../contract/index.ts';
+import { grpcError, isAlreadyExists, isPreconditionFailure, status } from '../errors/index.ts';
 import {
   claimDocument,
+  LEASE_CLEARED,
   rejectedDocument,
   requestFields,
   type ClaimInput,
   type RejectionInput,
 } from './job-claim-document.ts';
-import { GRPC_CODE, grpcCode, type OpCount } from './job-ops.ts';
+import type { OpCount } from './job-ops.ts';
+import type { JobDispatchStore } from './port.ts';
 
 /** Fields to update, dotted paths allowed (`dispatch.leaseOwner`). */
 type Patch = UpdateData<DocumentData>;
@@ -71,8 +74,7 @@ export function cancelledPatch(now: Date): Patch {
   return {
     state: 'cancelled',
     error: { code: 'cancelled', message: 'cancelled before dispatch' },
-    'dispatch.leaseOwner': null,
-    'dispatch.leaseExpiresAt': null,
+    ...LEASE_CLEARED,
     finishedAt: now,
     updatedAt: now,
   };
@@ -84,7 +86,7 @@ export function cancelledPatch(now: Date): Patch {
  * claim's own write time records the dispatch. Reads happen only when a claim fails or a
  * precondition does (someone else wrote). Every call counts its operations into `ops`.
  */
-export class JobRepository {
+export class JobRepository implements JobDispatchStore {
   private readonly firestore: Firestore;
   private readonly collection: string;
 
@@ -108,15 +110,12 @@ export class JobRepository {
         lease: { docId: input.docId, owner: input.owner, writeTime: result.writeTime },
       };
     } catch (err: unknown) {
-      if (grpcCode(err) !== GRPC_CODE.ALREADY_EXISTS) throw err;
+      if (!isAlreadyExists(err)) throw err;
     }
     ops.reads++;
     const snap = await ref.get();
     // Deleted between the two calls (TTL): the next delivery claims it afresh.
-    if (!snap.exists)
-      throw Object.assign(new Error('job document vanished during claim'), {
-        code: GRPC_CODE.ABORTED,
-      });
+    if (!snap.exists) throw grpcError(status.ABORTED, 'job document vanished during claim');
     return { kind: 'existing', job: existingJob(input.docId, snap) };
   }
 
@@ -146,7 +145,7 @@ export class JobRepository {
       });
       return { docId: existing.docId, owner: input.owner, writeTime: result.writeTime };
     } catch (err: unknown) {
-      if (grpcCode(err) === GRPC_CODE.FAILED_PRECONDITION) return undefined;
+      if (isPreconditionFailure(err)) return undefined;
       throw err;
     }
   }
@@ -161,8 +160,7 @@ export class JobRepository {
     return this.whileLeased(lease, ops, (state) => ({
       // A worker of this very execution may already have moved the job on (running, …).
       ...(state === 'dispatching' ? { state: 'dispatched' as const } : {}),
-      'dispatch.leaseOwner': null,
-      'dispatch.leaseExpiresAt': null,
+      ...LEASE_CLEARED,
       'dispatch.operationName': record.operationName,
       'dispatch.executionName': record.executionName,
       'dispatch.adopted': record.adopted,
@@ -174,9 +172,7 @@ export class JobRepository {
   /** Gives the lease up after a retryable error, so the redelivery can take over at once. */
   async release(lease: Lease, now: Date, ops: OpCount): Promise<void> {
     await this.whileLeased(lease, ops, (state) =>
-      state === 'dispatching'
-        ? { 'dispatch.leaseOwner': null, 'dispatch.leaseExpiresAt': null, updatedAt: now }
-        : undefined,
+      state === 'dispatching' ? { ...LEASE_CLEARED, updatedAt: now } : undefined,
     );
   }
 
@@ -186,8 +182,7 @@ export class JobRepository {
       state === 'dispatching'
         ? {
             state: 'queued',
-            'dispatch.leaseOwner': null,
-            'dispatch.leaseExpiresAt': null,
+            ...LEASE_CLEARED,
             updatedAt: now,
           }
         : undefined,
@@ -201,8 +196,7 @@ export class JobRepository {
         ? {
             state: 'failed' as const,
             error,
-            'dispatch.leaseOwner': null,
-            'dispatch.leaseExpiresAt': null,
+            ...LEASE_CLEARED,
             finishedAt: now,
             updatedAt: now,
           }
@@ -222,7 +216,7 @@ export class JobRepository {
       });
       return true;
     } catch (err: unknown) {
-      if (grpcCode(err) === GRPC_CODE.FAILED_PRECONDITION) return false;
+      if (isPreconditionFailure(err)) return false;
       throw err;
     }
   }
@@ -252,7 +246,7 @@ export class JobRepository {
       ops.writes++;
       await this.ref(input.docId).create(rejectedDocument(input));
     } catch (err: unknown) {
-      if (grpcCode(err) !== GRPC_CODE.ALREADY_EXISTS) throw err;
+      if (!isAlreadyExists(err)) throw err;
     }
   }
 
@@ -274,7 +268,7 @@ export class JobRepository {
         await ref.update(fast, { lastUpdateTime: lease.writeTime });
         return true;
       } catch (err: unknown) {
-        if (grpcCode(err) !== GRPC_CODE.FAILED_PRECONDITION) throw err;
+        if (!isPreconditionFailure(err)) throw err;
       }
     }
     return this.firestore.runTransaction(async (tx) => {

@@ -5,9 +5,9 @@ import {
   type Firestore,
   type Timestamp,
 } from '@google-cloud/firestore';
-import { canTransitionJob, taskTransitionRefusal } from '../contract/states.ts';
+import { canTransitionJob, isStartingJobState, taskTransitionRefusal } from '../contract/states.ts';
 import type { JobDocument, TaskDocument, TaskProgress } from '../contract/documents.ts';
-import { isPreconditionFailure } from '../worker/errors.ts';
+import { isAlreadyExists, isNotFound, isPreconditionFailure } from '../errors/index.ts';
 import { jobRef, taskFlags, taskRef, type TaskOutcome } from './task-document.ts';
 
 /** What `beginAttempt` found. `job` is `undefined` when it was not read (see `readJob`). */
@@ -69,7 +69,7 @@ export async function beginAttempt(
         writer: new TaskWriter(task, attempt, written.writeTime),
       };
     } catch (err: unknown) {
-      if ((err as { code?: unknown }).code !== 6) throw err;
+      if (!isAlreadyExists(err)) throw err;
       // ALREADY_EXISTS: decide from the documents below.
     }
   }
@@ -92,7 +92,7 @@ export async function beginAttempt(
       };
     } catch (err: unknown) {
       // Another writer got in between the read and the write: read again and decide again.
-      const raced = isPreconditionFailure(err) || (err as { code?: unknown }).code === 6;
+      const raced = isPreconditionFailure(err) || isAlreadyExists(err);
       if (!raced || tries >= 4) throw err;
     }
   }
@@ -108,7 +108,7 @@ export async function beginAttempt(
  */
 export async function markJobRunning(job: DocumentSnapshot): Promise<boolean> {
   const state = (job.data() as JobDocument | undefined)?.state;
-  if (state === undefined || !['dispatched', 'dispatching'].includes(state)) return false;
+  if (state === undefined || !isStartingJobState(state)) return false;
   if (!canTransitionJob(state, 'running')) return false;
   try {
     await job.ref.update(
@@ -181,7 +181,7 @@ export class TaskWriter {
         this.#updateTime = result.writeTime;
         return;
       } catch (err: unknown) {
-        if (!isPreconditionFailure(err) && (err as { code?: unknown }).code !== 5) throw err;
+        if (!isPreconditionFailure(err) && !isNotFound(err)) throw err;
         const snap = await this.ref.get();
         const doc = snap.data() as TaskDocument | undefined;
         if (doc?.attempt === this.attempt && doc.state === landedState && landedState !== 'running')

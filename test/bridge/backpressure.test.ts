@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { FieldValue } from '@google-cloud/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LaunchLimiter } from '../../src/bridge/limiter.ts';
-import { isAck, OUTCOMES } from '../../src/bridge/outcomes.ts';
+import { LaunchLimiter } from '../../src/dispatch/limiter.ts';
+import { isAck, OUTCOMES } from '../../src/errors/outcomes.ts';
 import { BRIDGE_EXECUTION_ENV, jobDocumentId } from '../../src/contract/index.ts';
 import { newOpCount } from '../../src/store/job-ops.ts';
 import { JobRepository } from '../../src/store/job-repository.ts';

@@ -6,7 +6,7 @@ import {
   outcome,
   PUBSUB_ACK_STATUSES,
   rejected,
-} from '../../src/bridge/outcomes.ts';
+} from '../../src/errors/outcomes.ts';
 import { traceFields, TRACE_KEY, SPAN_KEY } from '../../src/bridge/trace.ts';
 import { killAllChildren, spawnCli } from './child-bridge.ts';
 

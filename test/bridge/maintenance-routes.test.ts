@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOidcVerifier } from '../../src/bridge/push-auth.ts';
-import { DEAD_LETTER_ATTRIBUTES } from '../../src/reconciler/index.ts';
+import { DEAD_LETTER_ATTRIBUTES } from '../../src/bridge/dead-letter.ts';
 import { envelope, eventually, jobRequest, JOB, startRig, type Rig } from './rig.ts';
 import { AUDIENCE, PUSH_SA, pushToken, signingKey, startCertServer } from './tokens.ts';
 

@@ -1,10 +1,6 @@
 import { FieldValue } from '@google-cloud/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  dispatchAllQueued,
-  dispatchQueued,
-  type QueueDeps,
-} from '../../src/bridge/concurrency-keys.ts';
+import { dispatchAllQueued, dispatchQueued, type QueueDeps } from '../../src/dispatch/index.ts';
 import { BRIDGE_EXECUTION_ENV, jobDocumentId } from '../../src/contract/index.ts';
 import { CloudRunLauncher } from '../../src/launcher/index.ts';
 import { envelope, jobRequest, REGION, startRig, type Rig } from './rig.ts';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
 import type { protos } from '@google-cloud/run';
 import type { BridgeConfig } from '../../src/bridge/config.ts';
-import type { LaunchLimiter } from '../../src/bridge/limiter.ts';
+import type { LaunchLimiter } from '../../src/dispatch/limiter.ts';
 import type { PushVerifier } from '../../src/bridge/push-auth.ts';
 import {
   buildBridgeServer,

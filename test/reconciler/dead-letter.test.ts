@@ -10,7 +10,7 @@ import {
   deadLetterRoute,
   handleDeadLetter,
   type DeadLetterDeps,
-} from '../../src/reconciler/index.ts';
+} from '../../src/bridge/dead-letter.ts';
 import { testFirestore, testProjectId, testPubSub } from '../harness/google.ts';
 import { COLLECTION, MINUTE, readJob, waitFor, writeJob } from './rig.ts';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRunEmulator, type StartedRunEmulator } from '../../src/emulator/index.ts';
 import { CloudRunLauncher, createRunClients, type RunClients } from '../../src/launcher/index.ts';
-import { jobView } from '../../src/reconciler/job-view.ts';
+import { jobView } from '../../src/store/job-view.ts';
 import { reconcileJob } from '../../src/reconciler/reconcile-job.ts';
 import {
   DEFAULT_RECONCILE_OPTIONS,

@@ -8,7 +8,7 @@ import { PubSub } from '@google-cloud/pubsub';
 import { freePort } from '../../src/devstack/google-emulators.ts';
 import { loadJobFile, startRunEmulator } from '../../src/emulator/index.ts';
 import { CloudRunLauncher, createRunClients } from '../../src/launcher/index.ts';
-import { reconcile } from '../../src/reconciler/index.ts';
+import { reconcileAll, type ReconcileAllDeps } from '../../src/reconciler/index.ts';
 import { RestartingBridge } from './chaos-bridge.ts';
 import { CHAOS_JOB, planLoad, prng, publishPlanned } from './chaos-plan.ts';
 import { verifyChaos, type ChaosVerdict } from './chaos-verify.ts';
@@ -51,25 +51,27 @@ export interface ChaosReport extends ChaosVerdict {
 
 /** One reconcile sweep the way `jobbridge dev` runs it in a loop, over every page. */
 async function reconcileSweep(
-  deps: Parameters<typeof reconcile>[0],
+  deps: Omit<ReconcileAllDeps, 'keyConcurrency' | 'leaseMs'>,
   actions: Record<string, number>,
 ): Promise<void> {
-  let cursor: string | undefined;
-  do {
-    const result = await reconcile(deps, {
+  await reconcileAll(
+    // The chaos load has no concurrency keys: nothing is ever queued.
+    { ...deps, keyConcurrency: 0, leaseMs: 60_000 },
+    {
       // A short staleness window (the run lasts minutes); the lease grace stays at its default
       // (600 s), so a `dispatching` job is always left to its Pub/Sub redelivery.
       staleAfterMs: 3000,
       heartbeatStaleMs: 60_000,
       pageSize: 100,
-      ...(cursor ? { cursor } : {}),
-    });
-    for (const a of result.actions) {
-      if (a.action !== 'waiting' && a.action !== 'checked')
-        actions[a.action] = (actions[a.action] ?? 0) + 1;
-    }
-    cursor = result.nextCursor;
-  } while (cursor !== undefined);
+      maxPages: Number.POSITIVE_INFINITY,
+      onActions: (done) => {
+        for (const a of done) {
+          if (a.action !== 'waiting' && a.action !== 'checked')
+            actions[a.action] = (actions[a.action] ?? 0) + 1;
+        }
+      },
+    },
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { OUTCOMES, type OutcomeCode } from '../../src/bridge/outcomes.ts';
+import { OUTCOMES, type OutcomeCode } from '../../src/errors/outcomes.ts';
 import { createOidcVerifier } from '../../src/bridge/push-auth.ts';
 import { fallbackRequestId } from '../../src/contract/index.ts';
 import { authorizationHeader, fuzzPush } from './fuzz-arbitraries.ts';

@@ -114,3 +114,29 @@ export function rejected(
 export function isAck(o: Outcome): boolean {
   return PUBSUB_ACK_STATUSES.has(o.status);
 }
+
+/**
+ * Every way a delivery from the dead-letter topic's subscription can end. 2xx acks the dead
+ * letter; anything else has Pub/Sub bring it back later.
+ */
+export const DEAD_LETTER_OUTCOMES = {
+  recorded: {
+    status: 201,
+    meaning: 'a new `failed` document: no delivery ever claimed the request',
+  },
+  failed: { status: 200, meaning: 'the `dispatching` or `queued` job was ended `failed`' },
+  adopted: {
+    status: 200,
+    meaning: 'a dead delivery had started an execution: the job is `dispatched` after all',
+  },
+  cancelled: { status: 200, meaning: 'it had been cancelled before any dispatch' },
+  'already-handled': { status: 200, meaning: 'dispatched, running or ended: nothing is lost' },
+  'in-progress': { status: 409, meaning: 'a delivery holds a live lease right now: retry later' },
+  unidentified: {
+    status: 200,
+    meaning: 'the body names no request at all: logged and acked (it cannot be tied to one)',
+  },
+  'store-unavailable': { status: 503, meaning: 'Firestore failed: Pub/Sub brings it back' },
+} as const satisfies Record<string, OutcomeSpec>;
+
+export type DeadLetterOutcome = keyof typeof DEAD_LETTER_OUTCOMES;

@@ -5,18 +5,24 @@ import {
   fallbackRequestId,
   jobDocumentId,
   type ErrorInfo,
-  type JobDocument,
   type JobRequest,
   type RequestSource,
 } from '../contract/index.ts';
-import { parsePushDelivery } from '../bridge/push-envelope.ts';
+import { DEAD_LETTER_OUTCOMES, type DeadLetterOutcome } from '../errors/index.ts';
 import type { Launcher } from '../launcher/index.ts';
 import type { Logger } from '../log.ts';
-import { requestFields } from '../store/job-claim-document.ts';
-import { DEFAULT_RECONCILE_OPTIONS } from './config.ts';
-import { RECONCILE_ERROR_CODES } from './execution-outcome.ts';
-import { jobView } from './job-view.ts';
-import { endWithoutDispatch, settleDispatching, type JobContext } from './reconcile-job.ts';
+import {
+  DEFAULT_RECONCILE_OPTIONS,
+  endWithoutDispatch,
+  RECONCILE_ERROR_CODES,
+  settleDispatching,
+  type JobContext,
+} from '../reconciler/index.ts';
+import { deadLetteredDocument } from '../store/job-claim-document.ts';
+import { JobReconciles } from '../store/job-reconcile-store.ts';
+import { parsePushDelivery } from './push-envelope.ts';
+
+export type { DeadLetterOutcome };
 
 /** Where the bridge's server mounts `deadLetterRoute` (the dead-letter subscription pushes here). */
 export const DEAD_LETTER_PATH = '/pubsub/dead-letter';
@@ -40,16 +46,6 @@ export interface DeadLetterDeps {
   log?: Logger;
 }
 
-export type DeadLetterOutcome =
-  | 'recorded' // a new `failed` document: no delivery ever claimed the request
-  | 'failed' // the `dispatching` or `queued` job was ended `failed`
-  | 'adopted' // a dead delivery had started an execution: the job is `dispatched` after all
-  | 'cancelled' // it had been cancelled before any dispatch
-  | 'already-handled' // dispatched, running or ended: nothing is lost
-  | 'in-progress' // a delivery holds a live lease right now: retry later
-  | 'unidentified' // the body names no request at all: logged and acked (it cannot be tied to one)
-  | 'store-unavailable';
-
 export interface DeadLetterResult {
   outcome: DeadLetterOutcome;
   /** For the push answer: 2xx acks the dead letter, anything else has Pub/Sub bring it back. */
@@ -57,19 +53,12 @@ export interface DeadLetterResult {
   requestId?: string;
 }
 
-const STATUS: Record<DeadLetterOutcome, number> = {
-  recorded: 201,
-  failed: 200,
-  adopted: 200,
-  cancelled: 200,
-  'already-handled': 200,
-  'in-progress': 409,
-  unidentified: 200,
-  'store-unavailable': 503,
-};
-
 function result(outcome: DeadLetterOutcome, requestId?: string): DeadLetterResult {
-  return { outcome, status: STATUS[outcome], ...(requestId !== undefined ? { requestId } : {}) };
+  return {
+    outcome,
+    status: DEAD_LETTER_OUTCOMES[outcome].status,
+    ...(requestId !== undefined ? { requestId } : {}),
+  };
 }
 
 /** What a dead-letter delivery says about the request and why it was given up on. */
@@ -133,33 +122,6 @@ function attributesOf(text: Buffer | string | undefined): Record<string, string>
   }
 }
 
-/** The `failed` document of a request no delivery ever claimed: so it does not vanish. */
-function deadLetteredDocument(dl: DeadLetter, now: Date, retentionMs: number): JobDocument {
-  const fields = dl.request
-    ? requestFields(dl.request)
-    : {
-        job: (dl.job ?? '').slice(0, 63),
-        function: null,
-        args: [],
-        envNames: [],
-        taskCount: null,
-        timeoutSeconds: null,
-        labels: {},
-      };
-  return {
-    requestId: dl.requestId,
-    state: 'failed',
-    ...fields,
-    source: dl.source,
-    dispatch: { leaseOwner: null, leaseExpiresAt: null, attempts: 0 },
-    error: dl.error,
-    createdAt: now,
-    updatedAt: now,
-    finishedAt: now,
-    expireAt: new Date(now.getTime() + retentionMs),
-  };
-}
-
 /**
  * Handles one push delivery from the dead-letter topic's subscription: the request ends `failed`
  * with code `dead-lettered` whether or not a job document exists, so no request vanishes. A job
@@ -190,22 +152,18 @@ export async function handleDeadLetter(
 }
 
 async function settle(deps: DeadLetterDeps, dl: DeadLetter, now: Date): Promise<DeadLetterOutcome> {
-  const ref = deps.firestore.collection(deps.collection).doc(jobDocumentId(dl.requestId));
-  const snap = await ref.get();
-  const view = jobView(snap);
+  const store = new JobReconciles(deps.firestore, deps.collection);
+  const docId = jobDocumentId(dl.requestId);
+  const view = await store.read(docId);
   if (view === undefined) {
     // Never claimed: its document is created `failed` (none → failed).
     if (!canTransitionJob(undefined, 'failed')) {
       throw new Error('contract: a never-claimed request cannot be recorded failed');
     }
-    try {
-      await ref.create(deadLetteredDocument(dl, now, deps.retentionMs));
-      return 'recorded';
-    } catch (err: unknown) {
-      // Created meanwhile by a delivery: decide again on what it wrote.
-      if ((err as { code?: unknown }).code !== 6) throw err;
-      return settle(deps, dl, now);
-    }
+    const doc = deadLetteredDocument({ ...dl, now, retentionMs: deps.retentionMs });
+    if (await store.createEnded(docId, doc)) return 'recorded';
+    // Created meanwhile by a delivery: decide again on what it wrote.
+    return settle(deps, dl, now);
   }
   if (isTerminalJobState(view.state) || view.state === 'dispatched' || view.state === 'running') {
     return 'already-handled';
@@ -216,6 +174,7 @@ async function settle(deps: DeadLetterDeps, dl: DeadLetter, now: Date): Promise<
     launcher: deps.launcher,
     options: { ...DEFAULT_RECONCILE_OPTIONS, leaseGraceMs: 0 },
     now,
+    store,
   };
   if (view.state === 'queued') {
     const done = await endWithoutDispatch(

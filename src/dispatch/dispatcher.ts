@@ -1,38 +1,41 @@
 import { randomUUID } from 'node:crypto';
-import { status as grpcStatus } from '@grpc/grpc-js';
-import { BRIDGE_EXECUTION_ENV, jobDocumentId, type ErrorInfo } from '../contract/index.ts';
-import { grpcCode, isRetryable, type Launcher } from '../launcher/index.ts';
+import { BRIDGE_EXECUTION_ENV, jobDocumentId } from '../contract/index.ts';
+import {
+  errorInfo,
+  errorMessage,
+  isRetryable,
+  outcome,
+  type Outcome,
+  type OutcomeCode,
+} from '../errors/index.ts';
+import type { Launcher } from '../launcher/index.ts';
 import type { ClaimInput } from '../store/job-claim-document.ts';
 import type { OpCount } from '../store/job-ops.ts';
-import type { ExistingJob, JobRepository, Lease } from '../store/job-repository.ts';
-import type { TestFault } from './config.ts';
+import type { ExistingJob, Lease } from '../store/job-repository.ts';
+import type { JobDispatchStore, JobQueueStore } from '../store/port.ts';
+import type { ValidDelivery } from './delivery.ts';
 import { launchRequest, MaxRetriesCache } from './launch-request.ts';
 import type { LaunchLimiter } from './limiter.ts';
-import { outcome, type OutcomeCode, type Outcome } from './outcomes.ts';
-import type { ValidDelivery } from './push-envelope.ts';
+
+/** The points of the protocol where a crash is most dangerous (tests kill the bridge there). */
+export type CrashPoint = 'after-claim' | 'after-launch';
 
 export interface DispatcherDeps {
-  repository: JobRepository;
+  repository: JobDispatchStore;
   launcher: Launcher;
   leaseMs: number;
   retentionMs: number;
   /** The instance's backpressure; without it nothing is limited. */
   limiter?: LaunchLimiter;
-  /** Keyed requests go through here first (per-key concurrency); see concurrency-keys.ts. */
-  keyedClaim?: (input: ClaimInput, ops: OpCount) => Promise<KeyedClaim | undefined>;
+  /**
+   * Per-key concurrency: a request with a `concurrencyKey` is claimed through the queue, at most
+   * `keyConcurrency` of one key active at once (0 or absent: keys are not limited).
+   */
+  keyed?: { queue: JobQueueStore; keyConcurrency: number };
   now?: () => Date;
   /** Called at each crash point; only the test fault hook does anything there. */
-  fault?: (point: TestFault) => void;
+  fault?: (point: CrashPoint) => void;
 }
-
-/**
- * What a keyed claim did: `undefined` from `keyedClaim` means the request is not keyed (the
- * plain claim runs); `queued` and `key-busy` end the delivery without a launch.
- */
-export type KeyedClaim =
-  | Awaited<ReturnType<JobRepository['claim']>>
-  | { kind: 'queued' }
-  | { kind: 'key-busy'; running: number };
 
 /** Outcomes that certainly made no RunJob call: their token goes back to the bucket. */
 const NO_LAUNCH: ReadonlySet<OutcomeCode> = new Set([
@@ -53,24 +56,10 @@ async function store<T>(call: Promise<T>): Promise<T> {
   try {
     return await call;
   } catch (err: unknown) {
-    throw new StoreError(`firestore: ${err instanceof Error ? err.message : String(err)}`, {
+    throw new StoreError(`firestore: ${errorMessage(err)}`, {
       cause: err,
     });
   }
-}
-
-/**
- * The error as recorded and logged. An error message may quote what was sent, so the request's
- * env values are cut out of it: they are never stored or logged.
- */
-function errorInfo(err: unknown, secrets: readonly string[] = []): ErrorInfo {
-  const code = grpcCode(err);
-  const name = code !== undefined ? (grpcStatus[code] ?? String(code)) : 'ERROR';
-  let message = err instanceof Error ? err.message : String(err);
-  for (const secret of secrets) {
-    if (secret.length >= 3) message = message.replaceAll(secret, '[redacted]');
-  }
-  return { code: name, message: message.slice(0, 1000) };
 }
 
 /**
@@ -126,9 +115,13 @@ export class Dispatcher {
       retentionMs: this.deps.retentionMs,
     };
     try {
-      const keyed = this.deps.keyedClaim
-        ? await store(this.deps.keyedClaim(input, ops))
-        : undefined;
+      // `queued` and `key-busy` end the delivery without a launch; a request without a key (or
+      // with keys unlimited) takes the plain two-write claim.
+      const { keyed: keys } = this.deps;
+      const keyed =
+        keys && keys.keyConcurrency > 0 && input.request.concurrencyKey !== undefined
+          ? await store(keys.queue.claimKeyed(input, keys.keyConcurrency, ops))
+          : undefined;
       if (keyed?.kind === 'queued') return outcome('queued');
       if (keyed?.kind === 'key-busy') {
         // Its env values are never stored, so it cannot wait as `queued`: Pub/Sub keeps it.
@@ -202,7 +195,7 @@ export class Dispatcher {
       found = await this.findStarted(existing, delivery);
     } catch (err: unknown) {
       const info = errorInfo(err, Object.values(delivery.request.env ?? {}));
-      return isRetryable(err)
+      return isRetryable(err, 'cloud-run')
         ? outcome('launch-retryable', { error: info })
         : outcome('internal', { error: info });
     }
@@ -271,7 +264,7 @@ export class Dispatcher {
     ops: OpCount,
   ): Promise<Outcome> {
     const info = errorInfo(err, Object.values(delivery.request.env ?? {}));
-    if (isRetryable(err)) {
+    if (isRetryable(err, 'cloud-run')) {
       await store(this.deps.repository.release(lease, this.now(), ops));
       return outcome('launch-retryable', { error: info });
     }

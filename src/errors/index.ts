@@ -1,0 +1,4 @@
+export * from './coerce.ts';
+export * from './grpc.ts';
+export * from './outcomes.ts';
+export * from './retry.ts';
