@@ -155,6 +155,8 @@ try {
       ...shared,
       NODE_ENV: 'production',
       JOBBRIDGE_JOBS: JOB,
+      // Its requests carry raw args, which a job's policy must allow.
+      JOBBRIDGE_JOB_POLICY: JSON.stringify({ [JOB]: { rawArgs: true } }),
       JOBBRIDGE_PUSH_AUDIENCE: AUDIENCE,
       JOBBRIDGE_PUSH_SERVICE_ACCOUNT: PUSH_SA,
       JOBBRIDGE_PUSH_CERTS_URL: certs.url,

@@ -77,6 +77,8 @@ const figures = await withGoogleEmulators(async (hosts) => {
       GOOGLE_CLOUD_PROJECT: projectId,
       JOBBRIDGE_REGION: REGION,
       JOBBRIDGE_JOBS: JOB,
+      // Its requests carry raw args, which a job's policy must allow.
+      JOBBRIDGE_JOB_POLICY: JSON.stringify({ [JOB]: { rawArgs: true } }),
       JOBBRIDGE_INSECURE_PUSH: 'true',
       JOBBRIDGE_LISTEN_HOST: '127.0.0.1',
       PORT: String(port),

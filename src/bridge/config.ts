@@ -1,4 +1,11 @@
-import { DEFAULT_COLLECTION, FIXED_ENV, JOB_NAME_PATTERN } from '../contract/index.ts';
+import { readFileSync } from 'node:fs';
+import {
+  DEFAULT_COLLECTION,
+  FIXED_ENV,
+  JOB_NAME_PATTERN,
+  parseJobPolicyText,
+  type JobPolicies,
+} from '../contract/index.ts';
 
 /** Where Google publishes the PEM certificates that sign push OIDC tokens. */
 export const GOOGLE_PEM_CERTS_URL = 'https://www.googleapis.com/oauth2/v1/certs';
@@ -37,6 +44,8 @@ export interface BridgeConfig {
   region: string;
   /** The allowlist: job names a request may name. */
   jobs: ReadonlySet<string>;
+  /** What a request for each job may ask for; a job without an entry gets the defaults. */
+  policies: JobPolicies;
   collection: string;
   port: number;
   host: string;
@@ -164,6 +173,42 @@ function readJobs(r: EnvReader): Set<string> {
   return new Set(names);
 }
 
+/**
+ * JOBBRIDGE_JOB_POLICY (JSON) or JOBBRIDGE_JOB_POLICY_FILE (a file of the same JSON), never both.
+ * Every entry must be for a job on the allowlist: an entry for another name is a typo that would
+ * leave the intended job on the defaults.
+ */
+function readPolicies(r: EnvReader, jobs: ReadonlySet<string>): JobPolicies {
+  const inline = r.raw(BRIDGE_ENV.jobPolicy);
+  const file = r.raw(BRIDGE_ENV.jobPolicyFile);
+  if (inline !== undefined && file !== undefined) {
+    r.fail(BRIDGE_ENV.jobPolicyFile, `cannot be set together with ${BRIDGE_ENV.jobPolicy}`);
+    return new Map();
+  }
+  let text = inline;
+  let name: string = BRIDGE_ENV.jobPolicy;
+  if (file !== undefined) {
+    name = BRIDGE_ENV.jobPolicyFile;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err: unknown) {
+      const code = (err as { code?: string }).code ?? String(err);
+      r.fail(name, `cannot read ${file} (${code})`);
+      return new Map();
+    }
+  }
+  if (text === undefined) return new Map();
+  const parsed = parseJobPolicyText(text);
+  if (!parsed.ok) {
+    for (const i of parsed.error.issues) r.fail(name, `${i.path}: ${i.reason}`);
+    return new Map();
+  }
+  for (const job of parsed.value.keys()) {
+    if (!jobs.has(job)) r.fail(name, `${job}: is not on ${BRIDGE_ENV.jobs}`);
+  }
+  return parsed.value;
+}
+
 function readPushAuth(r: EnvReader): PushAuthConfig {
   if (r.bool(BRIDGE_ENV.insecurePush)) return { mode: 'insecure' };
   const audience = r.required(BRIDGE_ENV.pushAudience, 'the audience of push OIDC tokens');
@@ -229,6 +274,7 @@ export function loadBridgeConfig(env: Env): BridgeConfig {
   const projectId = r.required(BRIDGE_ENV.project, 'the Google Cloud project id');
   const region = r.required(BRIDGE_ENV.region, 'the Cloud Run location of the jobs');
   const jobs = readJobs(r);
+  const policies = readPolicies(r, jobs);
   const collection = r.raw(BRIDGE_ENV.collection) ?? DEFAULT_COLLECTION;
   if (collection.includes('/')) r.fail(BRIDGE_ENV.collection, 'must be a collection id (no "/")');
   const pushAuth = readPushAuth(r);
@@ -246,6 +292,7 @@ export function loadBridgeConfig(env: Env): BridgeConfig {
     projectId,
     region,
     jobs,
+    policies,
     collection,
     port: r.int(BRIDGE_ENV.port, 8080, 0, 65_535),
     host: r.raw(BRIDGE_ENV.host) ?? '0.0.0.0',

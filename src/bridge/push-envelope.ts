@@ -3,7 +3,10 @@ import {
   boundIssues,
   fallbackRequestId,
   parseJobRequest,
+  policyFor,
+  policyIssues,
   resolveRequestId,
+  type JobPolicies,
   requestIdSchema,
   type FieldIssue,
   type RequestSource,
@@ -79,12 +82,14 @@ function bodyRequestId(value: unknown): string | undefined {
 /**
  * Parses a push body into a valid, allowed job request with its request id (the `requestId`
  * attribute, else the body's `requestId`, else `msg~<messageId>`; an attribute that differs
- * from the body's id is refused). Never throws: every problem is a
+ * from the body's id is refused), checked against its job's policy when `policies` is given (the
+ * dead-letter route records what it finds and launches nothing, so it passes none). Never throws: every problem is a
  * `rejected:<field>` outcome naming the field and the reason.
  */
 export function parsePushDelivery(
   body: Buffer | string | undefined,
   allowedJobs: ReadonlySet<string>,
+  policies?: JobPolicies,
 ): ParsedDelivery {
   const decoded = decodeBody(body);
   if (!('value' in decoded)) return { ok: false, outcome: decoded };
@@ -153,6 +158,18 @@ export function parsePushDelivery(
       source,
       job: parsed.value.job,
     };
+  }
+  if (policies !== undefined) {
+    const refused = policyIssues(parsed.value, policyFor(policies, parsed.value.job));
+    if (refused.length > 0) {
+      return {
+        ok: false,
+        outcome: rejected(refused[0]?.path ?? 'job', boundIssues(refused)),
+        requestId,
+        source,
+        job: parsed.value.job,
+      };
+    }
   }
   return { ok: true, delivery: { requestId, request: parsed.value, source } };
 }

@@ -22,6 +22,7 @@ export type ServerConfig = Pick<
   BridgeConfig,
   | 'projectId'
   | 'jobs'
+  | 'policies'
   | 'collection'
   | 'pushAuth'
   | 'leaseMs'
@@ -179,7 +180,11 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
     handler: async (req, res) => {
       const ops = newOpCount();
       const deadlineMs = Date.now() + config.budgetMs - (performance.now() - req.startedAt);
-      const parsed = parsePushDelivery(req.body as Buffer | undefined, config.jobs);
+      const parsed = parsePushDelivery(
+        req.body as Buffer | undefined,
+        config.jobs,
+        config.policies,
+      );
       if (!parsed.ok) {
         req.delivery = {
           ...(parsed.requestId !== undefined ? { requestId: parsed.requestId } : {}),

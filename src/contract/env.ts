@@ -24,6 +24,8 @@ export const FIXED_ENV = {
   project: 'GOOGLE_CLOUD_PROJECT',
   region: 'JOBBRIDGE_REGION',
   jobs: 'JOBBRIDGE_JOBS',
+  jobPolicy: 'JOBBRIDGE_JOB_POLICY',
+  jobPolicyFile: 'JOBBRIDGE_JOB_POLICY_FILE',
   insecurePush: 'JOBBRIDGE_INSECURE_PUSH',
   pushAudience: 'JOBBRIDGE_PUSH_AUDIENCE',
   pushServiceAccount: 'JOBBRIDGE_PUSH_SERVICE_ACCOUNT',

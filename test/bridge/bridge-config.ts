@@ -1,4 +1,5 @@
 import type { BridgeConfig } from '../../src/bridge/config.ts';
+import { DEFAULT_JOB_POLICY, type JobPolicies } from '../../src/contract/index.ts';
 
 /** The job the test bridges allow, and the region their launcher uses. */
 export const JOB = 'bridge-job';
@@ -7,7 +8,15 @@ export const REGION = 'asia-northeast1';
 export const GHOST_JOB = 'ghost-job';
 
 /**
- * A valid bridge config for tests, insecure push and generous limits unless `overrides` say
+ * A policy that lets requests for JOB use raw args and any env name (the denylist floor still
+ * holds): the protocol tests exercise dedup and dispatch, the security suite the policy itself.
+ */
+export const OPEN_POLICIES: JobPolicies = new Map([
+  [JOB, { ...DEFAULT_JOB_POLICY, rawArgs: true, env: ['*'] }],
+]);
+
+/**
+ * A valid bridge config for tests, OPEN_POLICIES, insecure push and generous limits unless `overrides` say
  * otherwise. No vitest import: bench scripts use it through test/reliability/inprocess-bridge.ts.
  */
 export function bridgeConfig(
@@ -18,6 +27,7 @@ export function bridgeConfig(
     projectId,
     region: REGION,
     jobs: new Set([JOB, GHOST_JOB]),
+    policies: OPEN_POLICIES,
     collection: 'jobs',
     port: 0,
     host: '127.0.0.1',

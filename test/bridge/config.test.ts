@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadBridgeConfig } from '../../src/bridge/config.ts';
 import {
@@ -102,6 +105,46 @@ describe('config', () => {
     expect(issuesOf({ ...BASE, JOBBRIDGE_LEASE_MS: '1000', JOBBRIDGE_BUDGET_MS: '1000' })).toEqual([
       'JOBBRIDGE_BUDGET_MS',
     ]);
+  });
+
+  it('reads the job policy from JOBBRIDGE_JOB_POLICY or its file, naming the bad field', () => {
+    const policy = { screenshot: { functions: ['shoot'], env: ['MODE'], maxTaskCount: 5 } };
+    const inline = loadBridgeConfig({ ...BASE, JOBBRIDGE_JOB_POLICY: JSON.stringify(policy) });
+    expect(inline.policies.get('screenshot')).toMatchObject({ rawArgs: false, maxTaskCount: 5 });
+    expect(inline.policies.has('export')).toBe(false);
+    const dir = mkdtempSync(join(tmpdir(), 'jobbridge-policy-'));
+    try {
+      const file = join(dir, 'policy.json');
+      writeFileSync(file, JSON.stringify(policy));
+      const fromFile = loadBridgeConfig({ ...BASE, JOBBRIDGE_JOB_POLICY_FILE: file });
+      expect(fromFile.policies).toEqual(inline.policies);
+      expect(
+        issuesOf({ ...BASE, JOBBRIDGE_JOB_POLICY: '{}', JOBBRIDGE_JOB_POLICY_FILE: file }),
+      ).toEqual(['JOBBRIDGE_JOB_POLICY_FILE']);
+      expect(issuesOf({ ...BASE, JOBBRIDGE_JOB_POLICY_FILE: join(dir, 'missing.json') })).toEqual([
+        'JOBBRIDGE_JOB_POLICY_FILE',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const reasons = (env: Record<string, string>) => {
+      try {
+        loadBridgeConfig(env);
+      } catch (err: unknown) {
+        if (err instanceof ConfigError) return err.issues.map((i) => `${i.name}: ${i.reason}`);
+        throw err;
+      }
+      return [];
+    };
+    expect(reasons({ ...BASE, JOBBRIDGE_JOB_POLICY: '{"screenshot":{"maxTaskCount":0}}' })).toEqual(
+      ['JOBBRIDGE_JOB_POLICY: screenshot.maxTaskCount: must be at least 1'],
+    );
+    expect(reasons({ ...BASE, JOBBRIDGE_JOB_POLICY: '{"typo-job":{}}' })).toEqual([
+      'JOBBRIDGE_JOB_POLICY: typo-job: is not on JOBBRIDGE_JOBS',
+    ]);
+    expect(reasons({ ...BASE, JOBBRIDGE_JOB_POLICY: 'not json' })[0]).toMatch(
+      /^JOBBRIDGE_JOB_POLICY: \(root\): is not JSON/,
+    );
   });
 
   it('honours a test fault only when explicitly enabled', () => {

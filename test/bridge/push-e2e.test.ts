@@ -52,6 +52,7 @@ describe('jobbridge serve over real sockets', () => {
       GOOGLE_CLOUD_PROJECT: projectId,
       JOBBRIDGE_REGION: REGION,
       JOBBRIDGE_JOBS: JOB,
+      JOBBRIDGE_JOB_POLICY: JSON.stringify({ [JOB]: { functions: ['export'], env: ['MODE'] } }),
       // The Pub/Sub emulator's push carries no OIDC token (DESIGN.md): auth is tested in-process.
       JOBBRIDGE_INSECURE_PUSH: 'true',
       JOBBRIDGE_LISTEN_HOST: '127.0.0.1',

@@ -35,6 +35,8 @@ export async function startInProcessBridge(options: {
   firestoreHost: string;
   verifier?: PushVerifier;
   pushAuth?: BridgeConfig['pushAuth'];
+  /** Settings over the test config (policies, body limit, …). */
+  config?: Partial<BridgeConfig>;
 }): Promise<InProcessBridge> {
   process.env.FIRESTORE_EMULATOR_HOST = options.firestoreHost;
   const projectId = `rel-${randomUUID().slice(0, 8)}`;
@@ -60,6 +62,7 @@ export async function startInProcessBridge(options: {
     budgetMs: 8_000,
     bodyLimitBytes: 256 * 1024,
     cloudRunEmulatorHost: emulator.host,
+    ...options.config,
   });
   const app = buildBridgeServer({
     config,
