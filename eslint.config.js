@@ -28,4 +28,16 @@ export default tseslint.config(
     files: ['**/*.js'],
     extends: [tseslint.configs.disableTypeChecked],
   },
+  {
+    // The dashboard's browser script (src/ui/): the page's globals, nothing of Node's.
+    files: ['src/ui/client/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(
+        ['window', 'document', 'EventSource', 'HTMLFormElement', 'fetch', 'setInterval'].map(
+          (name) => [name, 'readonly'],
+        ),
+      ),
+    },
+  },
 );

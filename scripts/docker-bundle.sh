@@ -22,5 +22,8 @@ BANNER="import{createRequire as __jbRequire}from'node:module';import{fileURLToPa
   --entry-names=jobbridge --chunk-names=chunk-[hash] --out-extension:.js=.mjs \
   --outdir="$OUT_DIR"
 test -f "$OUT_DIR/jobbridge.mjs"
+# The dashboard's script and stylesheet (jobbridge ui serves them from dist/ui/).
+node "$ROOT/src/ui/build-assets.ts" "$OUT_DIR/../ui"
+test -f "$OUT_DIR/../ui/app.js"
 node "$ROOT/src/worker/snapshot-build.ts" "$OUT_DIR"
 test -f "$OUT_DIR/worker.blob"

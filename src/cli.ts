@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   emulator: () => import('./cli/emulator.ts'),
   reconcile: () => import('./cli/reconcile.ts'),
   dev: () => import('./cli/dev.ts'),
+  ui: () => import('./cli/ui.ts'),
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -23,7 +23,9 @@ const EMULATOR_SETTINGS = { universeDomain: 'googleapis.com' } as const;
 export function createFirestore(target: ClientTarget, settings: Settings = {}): Firestore {
   return new Firestore({
     ...(target.projectId ? { projectId: target.projectId } : {}),
-    ...(target.emulatorHost ? EMULATOR_SETTINGS : {}),
+    // The host is given too, not left to FIRESTORE_EMULATOR_HOST: a process may talk to an
+    // emulator its own environment does not name (the dev stack's dashboard).
+    ...(target.emulatorHost ? { ...EMULATOR_SETTINGS, host: target.emulatorHost, ssl: false } : {}),
     ...settings,
   });
 }

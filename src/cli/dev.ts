@@ -6,6 +6,7 @@ import { nextSteps } from '../devstack/next-steps.ts';
 import { DevStackError } from '../devstack/ports.ts';
 import { DEFAULT_TOPIC } from './context.ts';
 import { integerAtLeast } from './options.ts';
+import { recordedCost } from './ui.ts';
 
 const EXAMPLE_JOBS = fileURLToPath(new URL('../../examples/jobs.json', import.meta.url));
 
@@ -19,6 +20,7 @@ interface DevFlags {
   firestorePort: number;
   runPort: number;
   bridgePort: number;
+  uiPort: number;
   reconcileIntervalMs: number;
   verbose?: boolean;
 }
@@ -82,6 +84,7 @@ export function register(program: Command): void {
     .option('--firestore-port <port>', 'Firestore emulator port (0: a free one)', port, 8086)
     .option('--run-port <port>', 'Cloud Run Jobs emulator port (0: a free one)', port, 8123)
     .option('--bridge-port <port>', 'bridge port (0: a free one)', port, 8080)
+    .option('--ui-port <port>', 'dashboard port (0: a free one)', port, 8090)
     .option(
       '--reconcile-interval-ms <ms>',
       'how often the reconciler runs (POST /reconcile on the bridge; 0: never)',
@@ -122,6 +125,8 @@ export function register(program: Command): void {
             firestorePort: flags.firestorePort,
             runPort: flags.runPort,
             bridgePort: flags.bridgePort,
+            uiPort: flags.uiPort,
+            uiCost: recordedCost({ vcpu: 1, memoryGib: 0.5 }),
             verbose: flags.verbose === true,
             reconcileIntervalMs: flags.reconcileIntervalMs,
             log,

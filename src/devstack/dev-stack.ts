@@ -7,9 +7,11 @@ import {
   type JobFile,
   type QuotaOptions,
 } from '../emulator/index.ts';
-import { createPubSub } from '../google-clients.ts';
+import { createFirestore, createPubSub } from '../google-clients.ts';
+import { createLogger } from '../log.ts';
 import { RECONCILER_ENV } from '../reconciler/config.ts';
 import { ensureJobTopology, type JobTopologyOptions } from '../producer/index.ts';
+import { startUi, type UiServerDeps } from '../ui/index.ts';
 import { startBridgeProcess } from './bridge-process.ts';
 import {
   assertEmulatorToolsPresent,
@@ -32,6 +34,10 @@ export interface DevStackOptions {
   firestorePort: number;
   runPort: number;
   bridgePort: number;
+  /** The dashboard's port (`jobbridge ui`, cancel allowed); default 0, a free one. */
+  uiPort?: number;
+  /** How the dashboard prices a job from its recorded durations. */
+  uiCost?: UiServerDeps['costOf'];
   /** Receives each line of every part, already prefixed with where it comes from. */
   log: (line: string) => void;
   /** Also pass on the Google emulators' own (Java) output. */
@@ -55,6 +61,8 @@ export interface DevStack {
   readonly deadLetterPushSubscription: string;
   readonly jobs: readonly string[];
   readonly hosts: { pubsub: string; firestore: string; run: string; bridge: string };
+  /** The dashboard's jobs page. */
+  readonly uiUrl: string;
   /** What `jobbridge publish / watch / status` need: print it as `export …`. */
   readonly clientEnv: Readonly<Record<string, string>>;
   /** Resolves with a reason when a part (the bridge) stops on its own. */
@@ -98,6 +106,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     },
     run: { what: 'Cloud Run Jobs emulator', flag: '--run-port', port: options.runPort },
     bridge: { what: 'bridge', flag: '--bridge-port', port: options.bridgePort },
+    ui: { what: 'dashboard', flag: '--ui-port', port: options.uiPort ?? 0 },
   });
   try {
     assertEmulatorToolsPresent();
@@ -181,6 +190,26 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       // The emulator stops redelivering refused pushes when a retry policy is set.
       retryPolicy: false,
     });
+    const uiFirestore = createFirestore({
+      projectId: options.projectId,
+      emulatorHost: google.firestore.host,
+    });
+    stops.push(() => uiFirestore.terminate());
+    const ui = await startUi({
+      firestore: uiFirestore,
+      collection: options.collection,
+      allowCancel: true,
+      bridgeUrl: bridge.url,
+      ...(options.uiCost ? { costOf: options.uiCost } : {}),
+      logger: createLogger({
+        name: 'ui',
+        level: 'warn',
+        destination: { write: (line) => options.log(formatLogLine('ui', line.trimEnd())) },
+      }),
+      port: ports.ui,
+      host: '127.0.0.1',
+    });
+    stops.push(() => ui.close());
     const reconciler = startReconcileLoop(
       `${bridge.url}/reconcile`,
       options.reconcileIntervalMs ?? 5000,
@@ -198,6 +227,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         run: run.host,
         bridge: `127.0.0.1:${ports.bridge}`,
       },
+      uiUrl: ui.url,
       clientEnv: {
         [FIXED_ENV.project]: options.projectId,
         [FIXED_ENV.pubsubEmulatorHost]: google.pubsub.host,

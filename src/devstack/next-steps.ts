@@ -34,6 +34,7 @@ export function nextSteps(stack: DevStack, jobFile: string, cwd = process.cwd())
     `  Firestore emulator       ${stack.hosts.firestore}  collection ${stack.clientEnv.JOBBRIDGE_COLLECTION ?? 'jobs'}`,
     `  Cloud Run Jobs emulator  ${stack.hosts.run}  jobs ${stack.jobs.join(', ')} (${relative(cwd, jobFile) || jobFile})`,
     `  bridge                   http://${stack.hosts.bridge}/pubsub/push (push auth off: local only)`,
+    `  dashboard                ${stack.uiUrl}/ (jobbridge ui, cancel allowed)`,
     '',
     'In another terminal:',
     `  ${exportLine(stack.clientEnv)}`,

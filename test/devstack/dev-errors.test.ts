@@ -24,7 +24,13 @@ function runDev(
   return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
 }
 
-const FREE = ['--pubsub-port=0', '--firestore-port=0', '--run-port=0', '--bridge-port=0'];
+const FREE = [
+  '--pubsub-port=0',
+  '--firestore-port=0',
+  '--run-port=0',
+  '--bridge-port=0',
+  '--ui-port=0',
+];
 
 let server: Server | undefined;
 afterEach(async () => {

@@ -90,6 +90,7 @@ describe('npm start (jobbridge dev)', () => {
       firestore: await freePort(),
       run: await freePort(),
       bridge: await freePort(),
+      ui: await freePort(),
     };
     const project = `dev-e2e-${process.pid}`;
     // Its own process group, as a terminal would give it: Ctrl-C is a SIGINT to the whole group.
@@ -102,6 +103,7 @@ describe('npm start (jobbridge dev)', () => {
         `--firestore-port=${ports.firestore}`,
         `--run-port=${ports.run}`,
         `--bridge-port=${ports.bridge}`,
+        `--ui-port=${ports.ui}`,
         `--project=${project}`,
         '--reconcile-interval-ms=500',
       ],
@@ -165,6 +167,12 @@ describe('npm start (jobbridge dev)', () => {
     expect(shown.job.state).toBe('succeeded');
     const hashed = shown.tasks.flatMap((t) => t.result?.items ?? []).map((i) => i.input);
     expect(hashed.sort()).toEqual([...inputs].sort());
+
+    // The dashboard is on the ready screen, and lists the job.
+    const dashboard = `http://127.0.0.1:${ports.ui}`;
+    expect(dev.output()).toContain(`dashboard                ${dashboard}/`);
+    const jobsPage = await (await fetch(`${dashboard}/`)).text();
+    expect(jobsPage).toContain(`data-request-id="${requestId}" data-state="succeeded"`);
 
     // The reconcile loop runs against the bridge, as Cloud Scheduler would in production.
     await until(
