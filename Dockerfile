@@ -22,7 +22,8 @@ ENV NODE_ENV=production \
     NODE_COMPILE_CACHE=/tmp/node-compile-cache
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# --omit=optional: the image has its own node, so not the Node.js binary package a checkout uses.
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /build/dist ./dist
 # The worker's V8 startup snapshot (`work` starts from it: modules already evaluated). A blob
 # only runs on the exact node binary that built it, so it is built here, by this image's node;

@@ -22,11 +22,11 @@ sh "$BUILD/scripts/docker-bundle.sh" >&2
 
 # Final stage: production dependencies only, the compiled output, the entrypoint.
 cp "$ROOT/package.json" "$ROOT/package-lock.json" "$APP/"
-if ! (cd "$APP" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error) >&2; then
+if ! (cd "$APP" && npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error) >&2; then
   # `npm ci` refuses a lockfile out of sync with package.json (the Dockerfile would fail the
   # same way: fix the lockfile with `npm install`). Go on with a production install from it.
   echo "docker-steps: WARNING npm ci failed (lockfile out of sync?); falling back to npm install --omit=dev" >&2
-  (cd "$APP" && npm install --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error) >&2
+  (cd "$APP" && npm install --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error) >&2
 fi
 cp -R "$BUILD/dist" "$APP/dist"
 cp "$ROOT/scripts/docker-entrypoint.sh" "$APP/scripts/"

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { nodeVersionRefusal } from './node-version.ts';
 
 /**
  * Each subcommand lives in its own module under src/cli/ and is loaded only when run, so that
@@ -45,7 +46,14 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
-  const code = await main(process.argv);
-  process.exitCode = code;
+// An old Node.js has no import.meta.main at all: there, refuse in one line instead of doing
+// nothing. (On such a Node this module can only be the entry point: nothing else runs.)
+if (import.meta.main !== false) {
+  const refusal = nodeVersionRefusal(process.versions.node);
+  if (refusal !== undefined) {
+    process.stderr.write(`${refusal}\n`);
+    process.exitCode = 1;
+  } else if (import.meta.main) {
+    process.exitCode = await main(process.argv);
+  }
 }

@@ -9,10 +9,14 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Files of every checkout: inputs for the fan-out example. */
 const EXAMPLE_INPUTS = ['package.json', 'tsconfig.json', 'eslint.config.js', 'vitest.config.ts'];
 
-/** `node src/cli.ts` as the user can type it from `cwd`. */
+/**
+ * The `jobbridge` command as the user can type it from `cwd`, whatever node is first on PATH:
+ * npm runs it on the project's own Node.js (node_modules/.bin).
+ */
 function cliCommand(cwd: string): string {
-  const cli = relative(cwd, `${ROOT}src/cli.ts`);
-  return `node ${cli.startsWith('..') ? `${ROOT}src/cli.ts` : cli}`;
+  return relative(ROOT, cwd).startsWith('..')
+    ? `${ROOT}node_modules/.bin/node ${ROOT}bin/jobbridge.js`
+    : 'npx jobbridge';
 }
 
 /** `export K=V …` of the env a client command needs (values are host:port and plain names). */

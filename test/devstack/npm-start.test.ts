@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { realpathSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/devstack/google-emulators.ts';
@@ -9,13 +11,28 @@ import { processTree, survivors, type ProcessInfo } from './process-tree.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 
-/** The test run's own emulators must not leak into the stack or the clients. */
+/**
+ * The test run's own emulators must not leak into the stack or the clients. The machine's own
+ * node (/usr/bin, older than the project's) comes first on PATH, as on a fresh machine: npm
+ * must run everything on the project's Node.js from node_modules/.bin.
+ */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `/usr/bin:/bin:${process.env.PATH}` };
   delete env.PUBSUB_EMULATOR_HOST;
   delete env.FIRESTORE_EMULATOR_HOST;
   delete env.GOOGLE_CLOUD_PROJECT;
+  delete env.npm_node_execpath;
+  delete env.NODE;
   return { ...env, ...extra };
+}
+
+/** The lines `jobbridge dev` prints to paste into a second terminal. */
+function pasteLines(output: string): string[] {
+  const after = output.split('In another terminal:\n')[1] ?? '';
+  return after
+    .split('\n\n')[0]!
+    .split('\n')
+    .map((l) => l.trim());
 }
 
 interface Spawned {
@@ -127,36 +144,23 @@ describe('npm start (jobbridge dev)', () => {
       FIRESTORE_EMULATOR_HOST: `127.0.0.1:${ports.firestore}`,
     });
 
+    // The second terminal, as printed: the export line, publish, then watch, in a shell whose
+    // first node is the machine's own.
+    const [exportCmd, publishCmd, watchCmd] = pasteLines(dev.output());
+    expect(publishCmd).toMatch(/^R=\$\(npx jobbridge publish --job fan-out /);
+    expect(watchCmd).toBe('npx jobbridge watch "$R"');
     const inputs = ['package.json', 'tsconfig.json', 'eslint.config.js', 'vitest.config.ts'].map(
       (f) => `${ROOT}${f}`,
     );
-    const publish = start(
-      process.execPath,
-      [
-        CLI,
-        'publish',
-        '--job',
-        'fan-out',
-        '--function',
-        'fan-out',
-        '--tasks',
-        '4',
-        '--',
-        ...inputs,
-      ],
-      cleanEnv(env),
+    const terminal = start(
+      'sh',
+      ['-ec', `${exportCmd}\n${publishCmd}\necho "request $R"\n${watchCmd} --timeout 60`],
+      cleanEnv(),
     );
-    expect((await publish.exited).code, publish.output()).toBe(0);
-    const requestId = publish.output().trim();
+    expect((await terminal.exited).code, terminal.output()).toBe(0);
+    const requestId = /^request (\S+)$/m.exec(terminal.output())?.[1] ?? '';
     expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
-
-    const watch = start(
-      process.execPath,
-      [CLI, 'watch', requestId, '--timeout', '60'],
-      cleanEnv(env),
-    );
-    expect((await watch.exited).code, watch.output()).toBe(0);
-    expect(watch.output()).toMatch(/succeeded, tasks: 0 running, 4 succeeded, 0 failed of 4/);
+    expect(terminal.output()).toMatch(/succeeded, tasks: 0 running, 4 succeeded, 0 failed of 4/);
 
     const status = start(process.execPath, [CLI, 'status', requestId, '--json'], cleanEnv(env));
     expect((await status.exited).code).toBe(0);
@@ -186,7 +190,12 @@ describe('npm start (jobbridge dev)', () => {
     const pid = dev.child.pid ?? 0;
     const tree: ProcessInfo[] = processTree(pid);
     expect(tree.filter((p) => /\bjava\b/.test(p.cmdline))).toHaveLength(2);
-    expect(tree.some((p) => p.cmdline.includes(' serve'))).toBe(true);
+    const serve = tree.find((p) => p.cmdline.includes(' serve'));
+    expect(serve).toBeDefined();
+    // The bridge runs on the project's Node.js, not on the machine's node found first on PATH.
+    expect(realpathSync(`/proc/${serve?.pid}/exe`)).toBe(
+      realpathSync(join(ROOT, 'node_modules/.bin/node')),
+    );
 
     process.kill(-pid, 'SIGINT');
     const { code, signal } = await dev.exited;
