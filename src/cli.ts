@@ -21,18 +21,27 @@ const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   ui: () => import('./cli/ui.ts'),
 };
 
-export async function main(argv: string[]): Promise<number> {
+/** The names of every subcommand, in the order `jobbridge --help` lists them. */
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
+
+/** The `jobbridge` program with the subcommands `names` registered (all of them by default). */
+export async function buildProgram(names: readonly string[] = COMMAND_NAMES): Promise<Command> {
   const program = new Command('jobbridge')
     .description('Exactly-once bridge from Pub/Sub job requests to Cloud Run Jobs executions')
     .exitOverride()
     .showHelpAfterError('(run jobbridge --help for usage)');
-  const requested = argv[2];
-  const names =
-    requested !== undefined && requested in COMMANDS ? [requested] : Object.keys(COMMANDS);
   for (const name of names) {
     const loader = COMMANDS[name];
     if (loader) (await loader()).register(program);
   }
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const requested = argv[2];
+  const program = await buildProgram(
+    requested !== undefined && requested in COMMANDS ? [requested] : COMMAND_NAMES,
+  );
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
