@@ -56,7 +56,7 @@ export async function cliReference(): Promise<string> {
 }
 
 export const BLOCKS: readonly GeneratedBlock[] = [
-  { name: 'outcomes', page: 'docs/operations.md', render: async () => outcomesTable() },
+  { name: 'outcomes', page: 'docs/operations.md', render: () => Promise.resolve(outcomesTable()) },
   { name: 'cli-reference', page: 'docs/cli.md', render: cliReference },
 ];
 

@@ -209,5 +209,5 @@ describe('npm start (jobbridge dev)', () => {
     ).catch(() => survivors(tree));
     expect(left.map((p) => `${p.pid} ${p.cmdline}`)).toEqual([]);
     for (const port of Object.values(ports)) expect(await portAnswers(port)).toBe(false);
-  });
+  }, 240_000);
 });
