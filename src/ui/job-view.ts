@@ -169,7 +169,7 @@ export function jobLive(snapshot: JobSnapshot, cost: JobCost | undefined, now: D
     </p>`;
   }
   const issues = job.issues ?? [];
-  return html`<div class="summary">
+  return html`<div class="summary" data-state="${job.state}">
       ${stateBadge(job.state, job.cancelRequested === true)}
       ${progressBar(jobRatio(job), 'job progress')}
       <span>created ${age(job.createdAt, now)}</span>

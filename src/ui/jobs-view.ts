@@ -75,8 +75,8 @@ export function jobRow(item: JobListItem, now: Date): SafeHtml {
     <td>${progressBar(jobRatio(job), `progress of ${job.requestId}`)}</td>
     <td>${taskCounts(job)}</td>
     <td>${labelList(job.labels)}</td>
-    <td>${age(job.createdAt, now)}</td>
-    <td>${duration(job, now)}</td>
+    <td class="time">${age(job.createdAt, now)}</td>
+    <td class="time">${duration(job, now)}</td>
   </tr>`;
 }
 
