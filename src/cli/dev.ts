@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { DEFAULT_COLLECTION } from '../contract/index.ts';
 import { startDevStack, type DevStack } from '../devstack/dev-stack.ts';
 import { nextSteps } from '../devstack/next-steps.ts';
@@ -79,7 +79,13 @@ export function register(program: Command): void {
     .option('--region <location>', 'JOBBRIDGE_REGION of the bridge', 'local')
     .option('--collection <name>', 'Firestore collection of job documents', DEFAULT_COLLECTION)
     .option('--topic <name>', 'topic of job requests', DEFAULT_TOPIC)
-    .option('--jobs <file>', 'job file of the Cloud Run Jobs emulator', EXAMPLE_JOBS)
+    // The help names the file as in the checkout, not by this machine's absolute path.
+    .addOption(
+      new Option('--jobs <file>', 'job file of the Cloud Run Jobs emulator').default(
+        EXAMPLE_JOBS,
+        'examples/jobs.json',
+      ),
+    )
     .option('--pubsub-port <port>', 'Pub/Sub emulator port (0: a free one)', port, 8085)
     .option('--firestore-port <port>', 'Firestore emulator port (0: a free one)', port, 8086)
     .option('--run-port <port>', 'Cloud Run Jobs emulator port (0: a free one)', port, 8123)
