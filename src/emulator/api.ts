@@ -45,7 +45,10 @@ export interface QuotaOptions {
 
 export interface RunEmulatorOptions {
   jobs: JobFile;
-  /** Folder that relative paths in `command` resolve from (the job file's folder). */
+  /**
+   * The job file's folder (loadJobFile resolved relative commands from it). Tasks do not run
+   * there: each attempt gets a scratch working folder of its own, as a fresh container would.
+   */
   baseDir?: string;
   /** 0 or omitted: a free port. */
   port?: number;
@@ -54,8 +57,16 @@ export interface RunEmulatorOptions {
   quotas?: QuotaOptions;
   /** SIGTERM → SIGKILL grace for timed-out or cancelled tasks, default 10 000 ms as on Cloud Run. */
   killGraceMs?: number;
-  /** Extra env given to every task process (e.g. FIRESTORE_EMULATOR_HOST in tests). */
+  /**
+   * Env given to every task process (e.g. FIRESTORE_EMULATOR_HOST). Tasks never see the
+   * emulator's own environment: only a minimal PATH, this and their job's env.
+   */
   taskEnv?: Record<string, string>;
+  /**
+   * Where each task's output is kept (`{logDir}/{execution}/task-{index}.log`, the Task's
+   * `logUri`). Default: a folder of its own under the system's temp folder, removed on stop.
+   */
+  logDir?: string;
   /** Receives each line of task output, prefixed `[execution/task]`, and the emulator's own log. */
   log?: (line: string) => void;
 }
@@ -64,6 +75,8 @@ export interface StartedRunEmulator {
   /** `127.0.0.1:PORT`: the value for CLOUD_RUN_EMULATOR_HOST. */
   readonly host: string;
   readonly port: number;
+  /** Where task output is kept: the folder `logUri` points into. */
+  readonly logDir: string;
   setFaults(faults: FaultOptions): void;
   /** Replaces the quotas; calls already counted in the last minute still count. */
   setQuotas(quotas: QuotaOptions): void;

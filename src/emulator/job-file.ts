@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import type { EmulatorJobSpec, JobFile } from './api.ts';
+import { reservedEnvName } from './overrides.ts';
 
 /** Cloud Run's own limits, so that a job file cannot describe a job Cloud Run would refuse. */
 const MAX_TASK_COUNT = 10_000;
@@ -17,6 +18,8 @@ const jobSpecSchema = z.strictObject({
       for (const name of Object.keys(env)) {
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
           ctx.addIssue({ code: 'custom', path: [name], message: 'not a valid env var name' });
+        else if (reservedEnvName(name))
+          ctx.addIssue({ code: 'custom', path: [name], message: 'reserved by Cloud Run' });
       }
     })
     .optional(),

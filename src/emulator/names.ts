@@ -5,6 +5,9 @@ const JOB = new RegExp(`^projects/${SEGMENT}/locations/${SEGMENT}/jobs/${SEGMENT
 const EXECUTION = new RegExp(
   `^projects/${SEGMENT}/locations/${SEGMENT}/jobs/${SEGMENT}/executions/${SEGMENT}$`,
 );
+const TASK = new RegExp(
+  `^(projects/${SEGMENT}/locations/${SEGMENT}/jobs/${SEGMENT}/executions/${SEGMENT})/tasks/${SEGMENT}$`,
+);
 const LOCATION = new RegExp(`^projects/${SEGMENT}/locations/${SEGMENT}$`);
 const OPERATION = new RegExp(`^projects/${SEGMENT}/locations/${SEGMENT}/operations/${SEGMENT}$`);
 
@@ -42,4 +45,15 @@ export function isOperationName(name: string): boolean {
 
 export function formatJobName(n: JobName): string {
   return `projects/${n.project}/locations/${n.location}/jobs/${n.job}`;
+}
+
+export interface TaskName {
+  /** The full name of the task's execution. */
+  executionName: string;
+  task: string;
+}
+
+export function parseTaskName(name: string): TaskName | undefined {
+  const m = TASK.exec(name);
+  return m ? { executionName: m[1] ?? '', task: m[6] ?? '' } : undefined;
 }

@@ -8,6 +8,23 @@ export const MAX_TIMEOUT_SECONDS = 168 * 3600;
 export const DEFAULT_TIMEOUT_SECONDS = 600;
 export const DEFAULT_MAX_RETRIES = 3;
 
+/** The job's one container: what an override's `name` must be, if it names one. */
+export const CONTAINER_NAME = 'container-0';
+
+/**
+ * Env names Cloud Run sets itself and refuses in a job's or an override's env: the task
+ * contract (`CLOUD_RUN_*`), `PORT` and the `K_*` names of the container contract.
+ */
+export function reservedEnvName(name: string): boolean {
+  return (
+    name.startsWith('CLOUD_RUN_') ||
+    name === 'PORT' ||
+    name === 'K_SERVICE' ||
+    name === 'K_REVISION' ||
+    name === 'K_CONFIGURATION'
+  );
+}
+
 /** RunJobRequest.overrides as proto-loader decodes it (camelCase, defaults filled in). */
 export interface OverridesMessage {
   containerOverrides?: {
@@ -51,6 +68,11 @@ export function applyOverrides(
   }
   const container = containers[0];
   if (container) {
+    if (container.name && container.name !== CONTAINER_NAME) {
+      throw invalidArgument(
+        `overrides.container_overrides[0].name: '${container.name}' is not a container of the job (its container is '${CONTAINER_NAME}')`,
+      );
+    }
     const overrideArgs = container.args ?? [];
     if (container.clearArgs && overrideArgs.length > 0) {
       throw invalidArgument(
@@ -63,6 +85,11 @@ export function applyOverrides(
       if (!variable.name || !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(variable.name)) {
         throw invalidArgument(
           `overrides.container_overrides[0].env[${i}].name: not a valid env var name`,
+        );
+      }
+      if (reservedEnvName(variable.name)) {
+        throw invalidArgument(
+          `overrides.container_overrides[0].env[${i}].name: '${variable.name}' is reserved by Cloud Run and cannot be set`,
         );
       }
       env[variable.name] = variable.value ?? '';

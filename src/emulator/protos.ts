@@ -20,6 +20,7 @@ function protoRoots(): string[] {
 export interface RunProtos {
   jobsService: grpc.ServiceDefinition;
   executionsService: grpc.ServiceDefinition;
+  tasksService: grpc.ServiceDefinition;
   operationsService: grpc.ServiceDefinition;
   /** Encodes a google.cloud.run.v2.Execution (camelCase object) to bytes, for Any values. */
   encodeExecution: (execution: object) => Buffer;
@@ -33,13 +34,22 @@ export function loadRunProtos(): RunProtos {
     [
       'google/cloud/run/v2/job.proto',
       'google/cloud/run/v2/execution.proto',
+      'google/cloud/run/v2/task.proto',
       'google/longrunning/operations.proto',
     ],
     { includeDirs: protoRoots(), longs: String, enums: String, defaults: true, oneofs: true },
   );
   const service = (name: string): grpc.ServiceDefinition => {
     const found = definition[name];
-    if (!found || !('GetOperation' in found || 'GetJob' in found || 'GetExecution' in found)) {
+    if (
+      !found ||
+      !(
+        'GetOperation' in found ||
+        'GetJob' in found ||
+        'GetExecution' in found ||
+        'GetTask' in found
+      )
+    ) {
       throw new Error(`proto service ${name} is missing from the shipped protos`);
     }
     return found;
@@ -50,6 +60,7 @@ export function loadRunProtos(): RunProtos {
   return {
     jobsService: service('google.cloud.run.v2.Jobs'),
     executionsService,
+    tasksService: service('google.cloud.run.v2.Tasks'),
     operationsService: service('google.longrunning.Operations'),
     // GetExecution's response serializer is exactly the Execution message encoder.
     encodeExecution: (execution) => getExecution.responseSerialize(execution),

@@ -1,25 +1,63 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { EmulatorJobSpec, JobFile } from './api.ts';
-import { ExecutionRun, type RunSettings } from './execution-run.ts';
-import { executionView, timestamp } from './execution-view.ts';
+import { ExecutionRun, MAX_PARALLELISM, type RunSettings } from './execution-run.ts';
+import { executionView, taskId, taskView, timestamp } from './execution-view.ts';
 import {
   formatJobName,
   isOperationName,
   parseExecutionName,
   parseJobName,
   parseLocationName,
+  parseTaskName,
   type JobName,
 } from './names.ts';
 import {
   applyOverrides,
+  CONTAINER_NAME,
   DEFAULT_MAX_RETRIES,
   DEFAULT_TIMEOUT_SECONDS,
   type OverridesMessage,
 } from './overrides.ts';
 import { EXECUTION_TYPE_URL } from './protos.ts';
 import type { RunJobQuotas } from './quotas.ts';
-import { invalidArgument, notFound } from './status-error.ts';
+import { failedPrecondition, invalidArgument, notFound, StatusError } from './status-error.ts';
 import { status } from '@grpc/grpc-js';
+
+/** Cloud Run keeps this many completed executions per job and deletes older ones. */
+export const RETAINED_EXECUTIONS = 1000;
+
+const COMPLETION_STATUS = {
+  running: 'EXECUTION_RUNNING',
+  succeeded: 'EXECUTION_SUCCEEDED',
+  failed: 'EXECUTION_FAILED',
+  cancelled: 'EXECUTION_CANCELLED',
+} as const;
+
+type OperationKind = 'run' | 'cancel' | 'delete';
+interface OperationEntry {
+  run: ExecutionRun;
+  kind: OperationKind;
+}
+
+/** Offset page tokens: opaque to callers, checked when they come back. */
+function pageOf<T>(
+  items: T[],
+  pageSize: number,
+  pageToken: string,
+): { page: T[]; nextPageToken: string } {
+  let offset = 0;
+  if (pageToken !== '') {
+    const decoded = /^o(\d+)$/.exec(Buffer.from(pageToken, 'base64url').toString());
+    if (!decoded)
+      throw invalidArgument(`page_token: '${pageToken}' is not a token this server issued`);
+    offset = Number(decoded[1]);
+  }
+  if (pageSize < 0) throw invalidArgument(`page_size: must not be negative, got ${pageSize}`);
+  const size = pageSize > 0 ? Math.min(pageSize, 1000) : 100;
+  const next =
+    offset + size < items.length ? Buffer.from(`o${offset + size}`).toString('base64url') : '';
+  return { page: items.slice(offset, offset + size), nextPageToken: next };
+}
 
 /** The emulator's state: the jobs of the job file (in every project and location) and their runs. */
 export class Registry {
@@ -27,9 +65,11 @@ export class Registry {
   readonly #settings: RunSettings;
   readonly #encodeExecution: (execution: object) => Buffer;
   readonly #executions = new Map<string, ExecutionRun>();
-  /** Operation name → the execution it is about and whether it is the RunJob or a cancel. */
-  readonly #operations = new Map<string, { execution: string; kind: 'run' | 'cancel' }>();
+  /** Operation name → the execution it is about and what was asked of it. */
+  readonly #operations = new Map<string, OperationEntry>();
   readonly #createTime = new Date();
+  /** Executions ever created per job (deleted ones too): Job.executionCount. */
+  readonly #created = new Map<string, number>();
   readonly #quotas: RunJobQuotas;
 
   constructor(
@@ -103,7 +143,7 @@ export class Registry {
         template: {
           containers: [
             {
-              name: 'container-0',
+              name: CONTAINER_NAME,
               image: 'jobbridge-emulator',
               command: spec.command,
               args: spec.args ?? [],
@@ -120,12 +160,13 @@ export class Registry {
         state: 'CONDITION_SUCCEEDED',
         lastTransitionTime: timestamp(this.#createTime),
       },
-      executionCount: runs.length,
+      executionCount: this.#created.get(jobName) ?? 0,
       latestCreatedExecution: latest
         ? {
             name: latest.plan.name,
             createTime: timestamp(latest.createTime),
             completionTime: timestamp(latest.completionTime),
+            completionStatus: COMPLETION_STATUS[latest.outcome],
           }
         : null,
       reconciling: false,
@@ -145,6 +186,11 @@ export class Registry {
     const run = new ExecutionRun(
       {
         ...effective,
+        // 0 is "as many as possible": Cloud Run's cap, and never more than there are tasks.
+        parallelism: Math.min(
+          effective.parallelism > 0 ? effective.parallelism : MAX_PARALLELISM,
+          effective.taskCount,
+        ),
         name: `${jobName}/executions/${executionId}`,
         job: jobName,
         jobId: parsed.job,
@@ -163,9 +209,26 @@ export class Registry {
     }
     this.#quotas.record(parsed.project, parsed.location);
     this.#executions.set(run.plan.name, run);
-    this.#operations.set(operationName, { execution: run.plan.name, kind: 'run' });
+    this.#created.set(jobName, (this.#created.get(jobName) ?? 0) + 1);
+    this.#operations.set(operationName, { run, kind: 'run' });
+    void run.done.then(() => this.#retain(run.plan.job));
     run.start();
     return this.#operation(operationName, run, 'run');
+  }
+
+  /** Cloud Run's retention: past RETAINED_EXECUTIONS completed ones, a job's oldest go. */
+  #retain(job: string): void {
+    const completed = [...this.#executions.values()].filter(
+      (r) => r.plan.job === job && r.completionTime !== undefined,
+    );
+    for (const old of completed.slice(0, Math.max(0, completed.length - RETAINED_EXECUTIONS)))
+      this.#forget(old);
+  }
+
+  #forget(run: ExecutionRun): void {
+    this.#executions.delete(run.plan.name);
+    for (const [name, entry] of this.#operations)
+      if (entry.run === run && entry.kind !== 'delete') this.#operations.delete(name);
   }
 
   /** Executions not yet completed in the job's project and location. */
@@ -191,29 +254,34 @@ export class Registry {
   }
 
   /**
-   * The RunJob operation: metadata is the Execution from the start; once the execution ends,
-   * `response` is the Execution on success and `error` says why otherwise (the Execution stays in
-   * the metadata), so `operation.promise()` resolves or rejects when the run ends.
+   * The operation of a RunJob, CancelExecution or DeleteExecution: metadata is the Execution
+   * from the start; once the execution ends, `response` is the Execution on success and `error`
+   * says why otherwise (the Execution stays in the metadata), so `operation.promise()` resolves
+   * or rejects when the run ends.
    */
-  #operation(name: string, run: ExecutionRun, kind: 'run' | 'cancel'): Record<string, unknown> {
+  #operation(name: string, run: ExecutionRun, kind: OperationKind): Record<string, unknown> {
     const op: Record<string, unknown> = {
       name,
       metadata: this.#any(run),
-      done: run.completionTime !== undefined,
+      done: kind === 'delete' || run.completionTime !== undefined,
     };
-    // A cancel operation succeeds once the execution has stopped, whatever the tasks did.
-    const outcome = kind === 'cancel' && op.done ? 'succeeded' : run.outcome;
+    // A cancel or delete succeeds once the execution has stopped, whatever the tasks did.
+    const outcome = kind !== 'run' && op.done ? 'succeeded' : run.outcome;
     switch (outcome) {
       case 'succeeded':
         op.response = this.#any(run);
         break;
-      case 'failed':
+      case 'failed': {
+        const succeeded = run.count('succeeded');
         op.error = {
-          code: status.ABORTED,
-          message: `Execution ${run.plan.executionId} failed: task ${run.failure?.index ?? 0}: ${run.failure?.reason ?? ''}`,
+          // Cloud Run: a task past its timeout fails the run with DEADLINE_EXCEEDED, any other
+          // failure with ABORTED; the message counts the tasks that succeeded.
+          code: run.failure?.timedOut ? status.DEADLINE_EXCEEDED : status.ABORTED,
+          message: `Execution ${run.plan.executionId} has failed to complete, ${succeeded}/${run.plan.taskCount} tasks were a success.`,
           details: [],
         };
         break;
+      }
       case 'cancelled':
         op.error = {
           code: status.CANCELLED,
@@ -233,22 +301,47 @@ export class Registry {
         `name: '${name}' is not of the form projects/{project}/locations/{location}/operations/{operation}`,
       );
     const entry = this.#operations.get(name);
-    const run = entry === undefined ? undefined : this.#executions.get(entry.execution);
-    if (!entry || !run) throw notFound(`Operation '${name}' does not exist.`);
-    return this.#operation(name, run, entry.kind);
+    if (!entry) throw notFound(`Operation '${name}' does not exist.`);
+    return this.#operation(name, entry.run, entry.kind);
+  }
+
+  /** ListOperations of a location (`name` is `projects/P/locations/L`), oldest first. */
+  listOperations(
+    name: string,
+    pageSize: number,
+    pageToken: string,
+  ): { operations: Record<string, unknown>[]; nextPageToken: string } {
+    if (!parseLocationName(name))
+      throw invalidArgument(
+        `name: '${name}' is not of the form projects/{project}/locations/{location}`,
+      );
+    const mine = [...this.#operations].filter(([op]) => op.startsWith(`${name}/operations/`));
+    const { page, nextPageToken } = pageOf(mine, pageSize, pageToken);
+    return {
+      operations: page.map(([op, entry]) => this.#operation(op, entry.run, entry.kind)),
+      nextPageToken,
+    };
+  }
+
+  deleteOperation(name: string): Record<string, never> {
+    if (!isOperationName(name))
+      throw invalidArgument(
+        `name: '${name}' is not of the form projects/{project}/locations/{location}/operations/{operation}`,
+      );
+    if (!this.#operations.delete(name)) throw notFound(`Operation '${name}' does not exist.`);
+    return {};
   }
 
   /** The run behind an operation, for WaitOperation. */
   runOfOperation(name: string): ExecutionRun | undefined {
-    const entry = this.#operations.get(name);
-    return entry === undefined ? undefined : this.#executions.get(entry.execution);
+    return this.#operations.get(name)?.run;
   }
 
   getExecution(name: string): Record<string, unknown> {
     return executionView(this.#execution(name));
   }
 
-  /** Executions of a job, newest first, paged by offset tokens. */
+  /** Executions of a job (or of every job, with `-`), newest first, paged. */
   listExecutions(
     parent: string,
     pageSize: number,
@@ -259,15 +352,80 @@ export class Registry {
       throw invalidArgument(
         `parent: '${parent}' is not of the form projects/{project}/locations/{location}/jobs/{job}`,
       );
-    if (!this.#jobs[parsed.job]) this.#job(parent);
-    const offset = pageToken === '' ? 0 : Number(pageToken);
-    if (!Number.isInteger(offset) || offset < 0)
-      throw invalidArgument(`page_token: '${pageToken}' is not a token this server issued`);
-    const size = pageSize > 0 ? Math.min(pageSize, 1000) : 100;
-    const runs = [...this.#executions.values()].filter((r) => r.plan.job === parent).reverse();
-    const page = runs.slice(offset, offset + size);
-    const next = offset + size < runs.length ? String(offset + size) : '';
-    return { executions: page.map(executionView), nextPageToken: next };
+    if (parsed.job !== '-') this.#job(parent);
+    const prefix = `projects/${parsed.project}/locations/${parsed.location}/jobs/`;
+    const runs = [...this.#executions.values()]
+      .filter((r) => (parsed.job === '-' ? r.plan.job.startsWith(prefix) : r.plan.job === parent))
+      .reverse();
+    const { page, nextPageToken } = pageOf(runs, pageSize, pageToken);
+    return { executions: page.map(executionView), nextPageToken };
+  }
+
+  /**
+   * Tasks of an execution, by index. Cloud Run's `-` lists across executions of a job
+   * (`jobs/J/executions/-`) or across jobs (`jobs/-/executions/-`); newest execution first.
+   */
+  listTasks(
+    parent: string,
+    pageSize: number,
+    pageToken: string,
+  ): { tasks: Record<string, unknown>[]; nextPageToken: string } {
+    const parsed = parseExecutionName(parent);
+    if (!parsed)
+      throw invalidArgument(
+        `parent: '${parent}' is not of the form projects/{project}/locations/{location}/jobs/{job}/executions/{execution}`,
+      );
+    let runs: ExecutionRun[];
+    if (parsed.execution === '-' || parsed.job === '-') {
+      if (parsed.job !== '-') this.#job(formatJobName(parsed));
+      const prefix = `projects/${parsed.project}/locations/${parsed.location}/jobs/`;
+      runs = [...this.#executions.values()]
+        .filter(
+          (r) =>
+            r.plan.job.startsWith(prefix) &&
+            (parsed.job === '-' || r.plan.jobId === parsed.job) &&
+            (parsed.execution === '-' || r.plan.executionId === parsed.execution),
+        )
+        .reverse();
+    } else {
+      runs = [this.#execution(parent)];
+    }
+    const all = runs.flatMap((run) => run.tasks.map((task) => ({ run, task })));
+    const { page, nextPageToken } = pageOf(all, pageSize, pageToken);
+    return { tasks: page.map(({ run, task }) => taskView(run, task)), nextPageToken };
+  }
+
+  getTask(name: string): Record<string, unknown> {
+    const parsed = parseTaskName(name);
+    if (!parsed)
+      throw invalidArgument(
+        `name: '${name}' is not of the form projects/{project}/locations/{location}/jobs/{job}/executions/{execution}/tasks/{task}`,
+      );
+    const run = this.#executions.get(parsed.executionName);
+    const task = run?.tasks.find((t) => taskId(run, t.index) === parsed.task);
+    if (!run || !task) throw notFound(`Task '${name}' does not exist.`);
+    return taskView(run, task);
+  }
+
+  /** DeleteExecution: refused while the execution runs, as Cloud Run refuses it. */
+  deleteExecution(name: string, validateOnly: boolean, etag: string): Record<string, unknown> {
+    const run = this.#execution(name);
+    const view = executionView(run);
+    if (etag !== '' && etag !== view.etag)
+      throw new StatusError(
+        status.ABORTED,
+        `etag: '${etag}' does not match the execution's current etag ${String(view.etag)}`,
+      );
+    if (!run.completionTime)
+      throw failedPrecondition(
+        `Execution '${name}' is still running: cancel it and wait for it to stop before deleting it.`,
+      );
+    const parsed = parseExecutionName(name);
+    const operationName = `projects/${parsed?.project}/locations/${parsed?.location}/operations/${randomUUID()}`;
+    if (validateOnly) return { name: operationName, done: false, metadata: this.#any(run) };
+    this.#forget(run);
+    this.#operations.set(operationName, { run, kind: 'delete' });
+    return this.#operation(operationName, run, 'delete');
   }
 
   /** CancelExecution: returns an operation for the cancel, done once every task has stopped. */
@@ -277,7 +435,7 @@ export class Registry {
     const operationName = `projects/${parsed?.project}/locations/${parsed?.location}/operations/${randomUUID()}`;
     if (validateOnly) return { name: operationName, done: false, metadata: this.#any(run) };
     run.cancel();
-    this.#operations.set(operationName, { execution: name, kind: 'cancel' });
+    this.#operations.set(operationName, { run, kind: 'cancel' });
     return this.#operation(operationName, run, 'cancel');
   }
 

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { FaultOptions, RunEmulatorOptions, StartedRunEmulator } from './api.ts';
 import { loadRunProtos } from './protos.ts';
@@ -7,6 +10,8 @@ import { StatusError } from './status-error.ts';
 import type { OverridesMessage } from './overrides.ts';
 
 const DEFAULT_KILL_GRACE_MS = 10_000;
+/** The PATH of Debian's base images. */
+const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 type Handler = (request: Record<string, unknown>) => Promise<object> | object;
 
@@ -31,6 +36,7 @@ function unary(
 }
 
 const str = (value: unknown): string => (typeof value === 'string' ? value : '');
+const num = (value: unknown): number => (typeof value === 'number' ? value : 0);
 
 /** Rolls the dice of fault injection for one RunJob call. */
 async function injectFaults(faults: FaultOptions): Promise<void> {
@@ -59,16 +65,27 @@ export async function startRunEmulator(options: RunEmulatorOptions): Promise<Sta
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   let faults: FaultOptions = { ...options.faults };
   const protos = loadRunProtos();
-  const baseEnv: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env))
-    if (value !== undefined) baseEnv[name] = value;
-  Object.assign(baseEnv, options.taskEnv);
+  // A task sees what a container would: a minimal PATH (with this Node's folder, the image's
+  // runtime), HOME and TMPDIR in its own scratch folder, the emulator's taskEnv, and its job's
+  // env. Never the emulator's own environment: credentials in the developer's shell stay there.
+  const baseEnv: Record<string, string> = {
+    PATH: `${dirname(process.execPath)}:${SYSTEM_PATH}`,
+    ...options.taskEnv,
+  };
+  const ownDir =
+    options.logDir === undefined ? await mkdtemp(join(tmpdir(), 'run-emulator-')) : undefined;
+  const logDir = options.logDir ?? join(ownDir ?? '', 'logs');
+  const scratchDir = join(
+    ownDir ?? (await mkdtemp(join(tmpdir(), 'run-emulator-scratch-'))),
+    'scratch',
+  );
   const quotas = new RunJobQuotas(options.quotas);
   const registry = new Registry(
     options.jobs,
     {
-      cwd: options.baseDir,
       baseEnv,
+      logDir,
+      scratchDir,
       killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
       log,
     },
@@ -95,18 +112,27 @@ export async function startRunEmulator(options: RunEmulatorOptions): Promise<Sta
   server.addService(protos.executionsService, {
     GetExecution: unary(log, (req) => registry.getExecution(str(req.name))),
     ListExecutions: unary(log, (req) =>
-      registry.listExecutions(
-        str(req.parent),
-        typeof req.pageSize === 'number' ? req.pageSize : 0,
-        str(req.pageToken),
-      ),
+      registry.listExecutions(str(req.parent), num(req.pageSize), str(req.pageToken)),
     ),
     CancelExecution: unary(log, (req) =>
       registry.cancelExecution(str(req.name), req.validateOnly === true),
     ),
+    DeleteExecution: unary(log, (req) =>
+      registry.deleteExecution(str(req.name), req.validateOnly === true, str(req.etag)),
+    ),
+  });
+  server.addService(protos.tasksService, {
+    GetTask: unary(log, (req) => registry.getTask(str(req.name))),
+    ListTasks: unary(log, (req) =>
+      registry.listTasks(str(req.parent), num(req.pageSize), str(req.pageToken)),
+    ),
   });
   server.addService(protos.operationsService, {
     GetOperation: unary(log, (req) => registry.getOperation(str(req.name))),
+    ListOperations: unary(log, (req) =>
+      registry.listOperations(str(req.name), num(req.pageSize), str(req.pageToken)),
+    ),
+    DeleteOperation: unary(log, (req) => registry.deleteOperation(str(req.name))),
     WaitOperation: unary(log, async (req) => {
       const name = str(req.name);
       const run = registry.runOfOperation(name);
@@ -141,6 +167,7 @@ export async function startRunEmulator(options: RunEmulatorOptions): Promise<Sta
   return {
     host: `${host}:${port}`,
     port,
+    logDir,
     setFaults(next) {
       faults = { ...next };
     },
@@ -164,6 +191,10 @@ export async function startRunEmulator(options: RunEmulatorOptions): Promise<Sta
           });
         });
         await killed;
+        // Logs and scratch folders the emulator made for itself go with it; a logDir it was
+        // given stays for whoever asked for it.
+        if (ownDir) await rm(ownDir, { recursive: true, force: true });
+        await rm(scratchDir, { recursive: true, force: true });
       })();
       return stopping;
     },

@@ -14,3 +14,5 @@ export const invalidArgument = (message: string): StatusError =>
   new StatusError(status.INVALID_ARGUMENT, message);
 export const notFound = (message: string): StatusError =>
   new StatusError(status.NOT_FOUND, message);
+export const failedPrecondition = (message: string): StatusError =>
+  new StatusError(status.FAILED_PRECONDITION, message);

@@ -100,22 +100,34 @@ export class TaskProcess {
   #finish(resolve: (end: AttemptEnd) => void, end: AttemptEnd): void {
     this.#exited = true;
     clearTimeout(this.#killTimer);
+    // The container ends with its entrypoint: whatever the task left running goes with it.
+    this.killGroup();
     resolve(end);
   }
 
-  /** SIGTERM now, SIGKILL after `graceMs` unless the task has exited by then (Cloud Run's shutdown). */
+  /**
+   * Cloud Run's shutdown: SIGTERM to the entrypoint (the container's first process) now, and
+   * SIGKILL to everything the task started after `graceMs` unless it has exited by then.
+   */
   terminate(graceMs: number): void {
     if (this.#exited) return;
-    this.signal('SIGTERM');
-    this.#killTimer ??= setTimeout(() => this.signal('SIGKILL'), graceMs);
+    const pid = this.#child?.pid;
+    if (pid !== undefined) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // ESRCH: already gone.
+      }
+    }
+    this.#killTimer ??= setTimeout(() => this.killGroup(), graceMs);
   }
 
-  /** Sends a signal to the whole process group; a group that is already gone is not an error. */
-  signal(signal: NodeJS.Signals): void {
+  /** SIGKILL to the whole process group; a group that is already gone is not an error. */
+  killGroup(): void {
     const pid = this.#child?.pid;
     if (pid === undefined) return;
     try {
-      process.kill(-pid, signal);
+      process.kill(-pid, 'SIGKILL');
     } catch {
       // ESRCH: the group has no member left.
     }

@@ -73,7 +73,7 @@ describe('jobbridge emulator (the CLI)', () => {
     try {
       await writeFile(
         join(dir, 'jobs.json'),
-        JSON.stringify({ jobs: { sleeper: { command: [process.execPath, 'sleeper.mjs'] } } }),
+        JSON.stringify({ jobs: { sleeper: { command: [process.execPath, './sleeper.mjs'] } } }),
       );
       // A relative script: it only runs if the command resolved from the job file's folder.
       await writeFile(
