@@ -203,7 +203,6 @@ export class ExecutionRun {
     );
     mkdirSync(scratch, { recursive: true });
     env.HOME = scratch;
-    env.TMPDIR = scratch;
     if (!task.log) {
       mkdirSync(dirname(task.logPath), { recursive: true });
       task.log = createWriteStream(task.logPath, { flags: 'a' });

@@ -1,6 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { describeEnd, type ExecutionRun, type TaskRecord } from './execution-run.ts';
-import { CONTAINER_NAME } from './overrides.ts';
+import { containerName } from './overrides.ts';
 
 /** google.protobuf.Timestamp as proto-loader's object form. */
 export function timestamp(date: Date | undefined): { seconds: string; nanos: number } | null {
@@ -122,7 +122,7 @@ function containers(run: ExecutionRun): Record<string, unknown>[] {
   const { plan } = run;
   return [
     {
-      name: CONTAINER_NAME,
+      name: containerName(plan.jobId),
       image: 'jobbridge-emulator',
       command: plan.command,
       args: plan.args,

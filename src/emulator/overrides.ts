@@ -8,8 +8,12 @@ export const MAX_TIMEOUT_SECONDS = 168 * 3600;
 export const DEFAULT_TIMEOUT_SECONDS = 600;
 export const DEFAULT_MAX_RETRIES = 3;
 
-/** The job's one container: what an override's `name` must be, if it names one. */
-export const CONTAINER_NAME = 'container-0';
+/**
+ * The job's one container is named after the job, as `gcloud run jobs deploy` names it (the
+ * seed article's override names its container `screenshot`, its job's name): what an
+ * override's `name` must be, if it names one.
+ */
+export const containerName = (jobId: string): string => jobId;
 
 /**
  * Env names Cloud Run sets itself and refuses in a job's or an override's env: the task
@@ -53,6 +57,7 @@ export interface EffectiveRun {
  * field for what Cloud Run would refuse.
  */
 export function applyOverrides(
+  jobId: string,
   spec: EmulatorJobSpec,
   overrides: OverridesMessage | null | undefined,
 ): EffectiveRun {
@@ -68,9 +73,9 @@ export function applyOverrides(
   }
   const container = containers[0];
   if (container) {
-    if (container.name && container.name !== CONTAINER_NAME) {
+    if (container.name && container.name !== containerName(jobId)) {
       throw invalidArgument(
-        `overrides.container_overrides[0].name: '${container.name}' is not a container of the job (its container is '${CONTAINER_NAME}')`,
+        `overrides.container_overrides[0].name: '${container.name}' is not a container of the job (its container is '${containerName(jobId)}')`,
       );
     }
     const overrideArgs = container.args ?? [];

@@ -9,7 +9,8 @@ import type * as grpc from '@grpc/grpc-js';
  */
 const require = createRequire(import.meta.url);
 
-function protoRoots(): string[] {
+/** The folders the protos load from: the ones shipped inside the client libraries. */
+export function protoRoots(): string[] {
   const runPackage = dirname(require.resolve('@google-cloud/run/package.json'));
   // google-gax does not export its package.json: find its root from its main module.
   const gaxMain = require.resolve('google-gax', { paths: [runPackage] });
@@ -26,19 +27,25 @@ export interface RunProtos {
   encodeExecution: (execution: object) => Buffer;
 }
 
+/** Every proto the emulator serves, for both transports. */
+export const protoFiles = [
+  'google/cloud/run/v2/job.proto',
+  'google/cloud/run/v2/execution.proto',
+  'google/cloud/run/v2/task.proto',
+  'google/longrunning/operations.proto',
+];
+
 export const EXECUTION_TYPE_URL = 'type.googleapis.com/google.cloud.run.v2.Execution';
 
 /** Loads the protos once per call; the result is immutable and may be shared. */
 export function loadRunProtos(): RunProtos {
-  const definition = protoLoader.loadSync(
-    [
-      'google/cloud/run/v2/job.proto',
-      'google/cloud/run/v2/execution.proto',
-      'google/cloud/run/v2/task.proto',
-      'google/longrunning/operations.proto',
-    ],
-    { includeDirs: protoRoots(), longs: String, enums: String, defaults: true, oneofs: true },
-  );
+  const definition = protoLoader.loadSync(protoFiles, {
+    includeDirs: protoRoots(),
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
   const service = (name: string): grpc.ServiceDefinition => {
     const found = definition[name];
     if (

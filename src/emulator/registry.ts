@@ -13,7 +13,7 @@ import {
 } from './names.ts';
 import {
   applyOverrides,
-  CONTAINER_NAME,
+  containerName,
   DEFAULT_MAX_RETRIES,
   DEFAULT_TIMEOUT_SECONDS,
   type OverridesMessage,
@@ -143,7 +143,7 @@ export class Registry {
         template: {
           containers: [
             {
-              name: CONTAINER_NAME,
+              name: containerName(parsed.job),
               image: 'jobbridge-emulator',
               command: spec.command,
               args: spec.args ?? [],
@@ -180,7 +180,7 @@ export class Registry {
     validateOnly: boolean,
   ): Record<string, unknown> {
     const { parsed, spec } = this.#job(name);
-    const effective = applyOverrides(spec, overrides);
+    const effective = applyOverrides(parsed.job, spec, overrides);
     const executionId = this.#newExecutionId(parsed);
     const jobName = formatJobName(parsed);
     const run = new ExecutionRun(
@@ -249,8 +249,16 @@ export class Registry {
     }
   }
 
-  #any(run: ExecutionRun): { typeUrl: string; value: Buffer } {
-    return { typeUrl: EXECUTION_TYPE_URL, value: this.#encodeExecution(executionView(run)) };
+  /**
+   * The Execution as a google.protobuf.Any. The field is `typeUrl` to proto-loader (gRPC) and
+   * `type_url` to protobufjs's own Any (HTTP/JSON): both are given.
+   */
+  #any(run: ExecutionRun): { typeUrl: string; type_url: string; value: Buffer } {
+    return {
+      typeUrl: EXECUTION_TYPE_URL,
+      type_url: EXECUTION_TYPE_URL,
+      value: this.#encodeExecution(executionView(run)),
+    };
   }
 
   /**

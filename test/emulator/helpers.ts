@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { ExecutionsClient, JobsClient, protos } from '@google-cloud/run';
+import { ExecutionsClient, JobsClient, TasksClient, protos } from '@google-cloud/run';
+import { OAuth2Client } from 'google-auth-library';
 import {
   startRunEmulator,
   type RunEmulatorOptions,
@@ -18,11 +19,16 @@ export const ConditionState = protos.google.cloud.run.v2.Condition.State;
 export const ExecutionReason = protos.google.cloud.run.v2.Condition.ExecutionReason;
 export type IExecution = protos.google.cloud.run.v2.IExecution;
 
+/** How the clients talk to the emulator: gRPC, or HTTP/1.1 JSON (`fallback: true`). */
+export type Transport = 'grpc' | 'http';
+
 /** A started emulator with the real Cloud Run clients pointed at it, in a fresh project. */
 export interface Rig {
   emulator: StartedRunEmulator;
+  transport: Transport;
   jobs: JobsClient;
   executions: ExecutionsClient;
+  tasks: TasksClient;
   project: string;
   location: string;
   dir: string;
@@ -31,36 +37,53 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-export async function startRig(options: Omit<RunEmulatorOptions, 'log'>): Promise<Rig> {
-  const dir = await mkdtemp(join(tmpdir(), 'run-emulator-'));
-  const logs: string[] = [];
-  const emulator = await startRunEmulator({
-    ...options,
-    taskEnv: { OUT_DIR: dir, ...options.taskEnv },
-    log: (l) => logs.push(l),
-  });
-  const clientOptions = {
+/**
+ * Options of the real clients for the emulator on `port`. HTTP/JSON clients need an auth client
+ * that can fetch: a real OAuth2Client holding a token the emulator does not check.
+ */
+export function clientOptions(port: number, transport: Transport) {
+  const common = {
     apiEndpoint: '127.0.0.1',
-    port: emulator.port,
-    sslCreds: grpc.credentials.createInsecure(),
+    port,
     projectId: 'emulator',
     universeDomain: 'googleapis.com',
   };
-  const jobs = new JobsClient(clientOptions);
-  const executions = new ExecutionsClient(clientOptions);
+  if (transport === 'grpc') return { ...common, sslCreds: grpc.credentials.createInsecure() };
+  const authClient = new OAuth2Client();
+  authClient.setCredentials({ access_token: 'emulator', expiry_date: Date.now() + 86_400_000 });
+  return { ...common, fallback: true as const, protocol: 'http', authClient };
+}
+
+export async function startRig(
+  options: Omit<RunEmulatorOptions, 'log'> & { transport?: Transport },
+): Promise<Rig> {
+  const { transport = 'grpc', ...emulatorOptions } = options;
+  const dir = await mkdtemp(join(tmpdir(), 'run-emulator-'));
+  const logs: string[] = [];
+  const emulator = await startRunEmulator({
+    ...emulatorOptions,
+    taskEnv: { OUT_DIR: dir, ...options.taskEnv },
+    log: (l) => logs.push(l),
+  });
+  const opts = clientOptions(emulator.port, transport);
+  const jobs = new JobsClient(opts);
+  const executions = new ExecutionsClient(opts);
+  const tasks = new TasksClient(opts);
   const project = testProjectId('run');
   const location = 'asia-northeast1';
   return {
     emulator,
+    transport,
     jobs,
     executions,
+    tasks,
     project,
     location,
     dir,
     logs,
     jobName: (job) => `projects/${project}/locations/${location}/jobs/${job}`,
     async close() {
-      await Promise.all([jobs.close(), executions.close()]);
+      await Promise.all([jobs.close(), executions.close(), tasks.close()]);
       await emulator.stop();
       await rm(dir, { recursive: true, force: true });
     },
