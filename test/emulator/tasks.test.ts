@@ -33,6 +33,8 @@ describe('tasks: parallelism, retries, counts and conditions', () => {
         jobs: {
           marks: {
             command: [NODE, `${FIXTURES}marks.ts`],
+            // Held long enough that two tasks overlap however slowly a loaded machine starts Node.
+            env: { HOLD_MS: '800' },
             taskCount: 6,
             parallelism: 2,
             maxRetries: 0,
