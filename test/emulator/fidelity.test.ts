@@ -12,6 +12,7 @@ import {
   run,
   startRig,
   waitDone,
+  until,
   type IExecution,
   type Rig,
 } from './helpers.ts';
@@ -180,11 +181,22 @@ describe('fidelity to Cloud Run, through the real clients', () => {
     const names: string[] = [];
     const [before] = await rig.executions.listExecutions({ parent });
     names.push(...before.map((e) => e.name ?? '').reverse());
+    // Batches of 100, each waited for with one ListExecutions poll at a time, to keep the load
+    // this puts on a shared machine small.
     while (names.length < 1003) {
       const batch = await Promise.all(
-        Array.from({ length: Math.min(50, 1003 - names.length) }, () => run(rig, 'quick')),
+        Array.from({ length: Math.min(100, 1003 - names.length) }, () => run(rig, 'quick')),
       );
-      await Promise.all(batch.map((b) => waitDone(rig, b.execution, 60_000)));
+      const wanted = new Set(batch.map((b) => b.execution));
+      await until(
+        'the batch to complete',
+        async () => {
+          const [page] = await rig.executions.listExecutions({ parent, pageSize: 200 });
+          const completedNow = page.filter((e) => wanted.has(e.name ?? '') && e.completionTime);
+          return completedNow.length === wanted.size ? true : undefined;
+        },
+        60_000,
+      );
       names.push(...batch.map((b) => b.execution));
     }
     const [kept] = await rig.executions.listExecutions({ parent, pageSize: 1000 });
