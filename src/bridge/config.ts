@@ -31,12 +31,44 @@ export const BRIDGE_ENV = {
   logLevel: 'LOG_LEVEL',
   testFault: 'JOBBRIDGE_TEST_FAULT',
   testFaultsEnabled: 'JOBBRIDGE_TEST_FAULTS_ENABLED',
+  deadLetterAudience: 'JOBBRIDGE_DEAD_LETTER_AUDIENCE',
+  deadLetterServiceAccount: 'JOBBRIDGE_DEAD_LETTER_SERVICE_ACCOUNT',
+  reconcileAudience: 'JOBBRIDGE_RECONCILE_AUDIENCE',
+  reconcileServiceAccount: 'JOBBRIDGE_RECONCILE_SERVICE_ACCOUNT',
+  pushSubscriptions: 'JOBBRIDGE_PUSH_SUBSCRIPTIONS',
+  deadLetterSubscriptions: 'JOBBRIDGE_DEAD_LETTER_SUBSCRIPTIONS',
+  /** Set by Cloud Run in every service instance: how the bridge knows it is in production. */
+  cloudRunService: 'K_SERVICE',
 } as const;
 
-/** Push authentication: either verified OIDC tokens, or explicitly none. */
+/** What an OIDC token for one route must carry. */
+export interface RouteAuth {
+  audience: string;
+  serviceAccount: string;
+}
+
+/**
+ * Push authentication: either verified OIDC tokens, or explicitly none. The push route checks
+ * `audience` and `serviceAccount`; the dead-letter and reconcile routes their own (the same as
+ * the push route's when a test config leaves them out).
+ */
 export type PushAuthConfig =
-  | { mode: 'oidc'; audience: string; serviceAccount: string; certsUrl: string }
+  | {
+      mode: 'oidc';
+      audience: string;
+      serviceAccount: string;
+      certsUrl: string;
+      deadLetter?: RouteAuth;
+      reconcile?: RouteAuth;
+    }
   | { mode: 'insecure' };
+
+/** Full subscription names (`projects/p/subscriptions/s`) a route accepts envelopes from. */
+export interface ExpectedSubscriptions {
+  /** Undefined: any subscription (JOBBRIDGE_PUSH_SUBSCRIPTIONS unset). */
+  push: ReadonlySet<string> | undefined;
+  deadLetter: ReadonlySet<string> | undefined;
+}
 
 /** Every setting of `jobbridge serve`, validated. Durations carry their unit in the name. */
 export interface BridgeConfig {
@@ -50,6 +82,7 @@ export interface BridgeConfig {
   port: number;
   host: string;
   pushAuth: PushAuthConfig;
+  subscriptions: ExpectedSubscriptions;
   /** How long a claim holds a request id before another delivery may take it over. */
   leaseMs: number;
   /** Each delivery is answered within this; keep it below the subscription's ack deadline. */
@@ -209,8 +242,87 @@ function readPolicies(r: EnvReader, jobs: ReadonlySet<string>): JobPolicies {
   return parsed.value;
 }
 
+/** Whether the backends are the local emulators (insecure push is only for those). */
+function onEmulators(r: EnvReader): boolean {
+  return (
+    r.raw(BRIDGE_ENV.firestoreEmulatorHost) !== undefined &&
+    r.raw(BRIDGE_ENV.cloudRunEmulatorHost) !== undefined
+  );
+}
+
+/** `https://host/pubsub/push` → `https://host<path>`: the URL Pub/Sub or Scheduler sends by default. */
+function routeAudience(pushAudience: string, path: string): string | undefined {
+  if (!URL.canParse(pushAudience)) return undefined;
+  const url = new URL(pushAudience);
+  if (!url.pathname.endsWith(PUSH_ROUTE_PATH)) return undefined;
+  url.pathname = url.pathname.slice(0, -PUSH_ROUTE_PATH.length) + path;
+  return url.toString();
+}
+
+const PUSH_ROUTE_PATH = '/pubsub/push';
+
+function readRouteAuth(
+  r: EnvReader,
+  names: { audience: string; serviceAccount: string },
+  push: RouteAuth,
+  path: string,
+): RouteAuth {
+  const audience = r.raw(names.audience) ?? routeAudience(push.audience, path);
+  if (audience === undefined && push.audience !== '') {
+    r.fail(
+      names.audience,
+      `is required when ${BRIDGE_ENV.pushAudience} is not a URL ending in ${PUSH_ROUTE_PATH} (each route checks its own audience)`,
+    );
+  }
+  const serviceAccount = r.raw(names.serviceAccount) ?? push.serviceAccount;
+  if (serviceAccount !== '' && !serviceAccount.includes('@')) {
+    r.fail(names.serviceAccount, 'must be a service account email');
+  }
+  return { audience: audience ?? '', serviceAccount };
+}
+
+/** A loopback URL, for tests that serve their own certificates. */
+function isLoopback(url: URL): boolean {
+  return ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+}
+
+function readCertsUrl(r: EnvReader): string {
+  const certsUrl = r.raw(BRIDGE_ENV.pushCertsUrl) ?? GOOGLE_PEM_CERTS_URL;
+  if (!URL.canParse(certsUrl)) {
+    r.fail(BRIDGE_ENV.pushCertsUrl, 'must be a URL');
+    return certsUrl;
+  }
+  const url = new URL(certsUrl);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
+    r.fail(BRIDGE_ENV.pushCertsUrl, 'must be https (plain http only to a loopback host)');
+  }
+  if (
+    certsUrl !== GOOGLE_PEM_CERTS_URL &&
+    r.raw(BRIDGE_ENV.cloudRunService) !== undefined &&
+    !onEmulators(r)
+  ) {
+    // Whoever controls the key set mints push tokens: on Cloud Run only Google's will do.
+    r.fail(BRIDGE_ENV.pushCertsUrl, `must be ${GOOGLE_PEM_CERTS_URL} on Cloud Run (K_SERVICE)`);
+  }
+  return certsUrl;
+}
+
 function readPushAuth(r: EnvReader): PushAuthConfig {
-  if (r.bool(BRIDGE_ENV.insecurePush)) return { mode: 'insecure' };
+  if (r.bool(BRIDGE_ENV.insecurePush)) {
+    if (r.raw(BRIDGE_ENV.pushAudience) !== undefined) {
+      r.fail(
+        BRIDGE_ENV.insecurePush,
+        `cannot be true while ${BRIDGE_ENV.pushAudience} is set: an audience means tokens are expected`,
+      );
+    }
+    if (r.raw(BRIDGE_ENV.cloudRunService) !== undefined && !onEmulators(r)) {
+      r.fail(
+        BRIDGE_ENV.insecurePush,
+        `cannot be true on Cloud Run (K_SERVICE is set) unless ${BRIDGE_ENV.firestoreEmulatorHost} and ${BRIDGE_ENV.cloudRunEmulatorHost} point at emulators`,
+      );
+    }
+    return { mode: 'insecure' };
+  }
   const audience = r.required(BRIDGE_ENV.pushAudience, 'the audience of push OIDC tokens');
   const serviceAccount = r.required(
     BRIDGE_ENV.pushServiceAccount,
@@ -219,9 +331,47 @@ function readPushAuth(r: EnvReader): PushAuthConfig {
   if (serviceAccount !== '' && !serviceAccount.includes('@')) {
     r.fail(BRIDGE_ENV.pushServiceAccount, 'must be a service account email');
   }
-  const certsUrl = r.raw(BRIDGE_ENV.pushCertsUrl) ?? GOOGLE_PEM_CERTS_URL;
-  if (!URL.canParse(certsUrl)) r.fail(BRIDGE_ENV.pushCertsUrl, 'must be a URL');
-  return { mode: 'oidc', audience, serviceAccount, certsUrl };
+  const push = { audience, serviceAccount };
+  const deadLetter = readRouteAuth(
+    r,
+    {
+      audience: BRIDGE_ENV.deadLetterAudience,
+      serviceAccount: BRIDGE_ENV.deadLetterServiceAccount,
+    },
+    push,
+    '/pubsub/dead-letter',
+  );
+  const reconcile = readRouteAuth(
+    r,
+    { audience: BRIDGE_ENV.reconcileAudience, serviceAccount: BRIDGE_ENV.reconcileServiceAccount },
+    push,
+    '/reconcile',
+  );
+  return { mode: 'oidc', ...push, certsUrl: readCertsUrl(r), deadLetter, reconcile };
+}
+
+const SUBSCRIPTION_NAME = /^projects\/[^/\s]+\/subscriptions\/[^/\s]+$/;
+
+/** A comma-separated list of subscriptions; short names are taken as this project's. */
+function readSubscriptions(r: EnvReader, name: string, projectId: string) {
+  const raw = r.raw(name);
+  if (raw === undefined) return undefined;
+  const names = new Set<string>();
+  for (const item of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
+    const full = item.includes('/') ? item : `projects/${projectId}/subscriptions/${item}`;
+    if (!SUBSCRIPTION_NAME.test(full)) {
+      r.fail(
+        name,
+        `"${item}" is not a subscription name (projects/<project>/subscriptions/<name>)`,
+      );
+    }
+    names.add(full);
+  }
+  if (names.size === 0) r.fail(name, 'lists no subscription');
+  return names;
 }
 
 function readLimits(r: EnvReader): LimitsConfig {
@@ -278,6 +428,10 @@ export function loadBridgeConfig(env: Env): BridgeConfig {
   const collection = r.raw(BRIDGE_ENV.collection) ?? DEFAULT_COLLECTION;
   if (collection.includes('/')) r.fail(BRIDGE_ENV.collection, 'must be a collection id (no "/")');
   const pushAuth = readPushAuth(r);
+  const subscriptions: ExpectedSubscriptions = {
+    push: readSubscriptions(r, BRIDGE_ENV.pushSubscriptions, projectId),
+    deadLetter: readSubscriptions(r, BRIDGE_ENV.deadLetterSubscriptions, projectId),
+  };
   const leaseMs = r.int(BRIDGE_ENV.leaseMs, 60_000, 100, 3_600_000);
   const budgetMs = r.int(BRIDGE_ENV.budgetMs, 8_000, 50, 600_000);
   if (budgetMs >= leaseMs) {
@@ -297,6 +451,7 @@ export function loadBridgeConfig(env: Env): BridgeConfig {
     port: r.int(BRIDGE_ENV.port, 8080, 0, 65_535),
     host: r.raw(BRIDGE_ENV.host) ?? '0.0.0.0',
     pushAuth,
+    subscriptions,
     leaseMs,
     budgetMs,
     retentionDays: r.int(BRIDGE_ENV.retentionDays, 30, 1, 3650),

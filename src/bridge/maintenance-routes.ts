@@ -6,7 +6,7 @@ import type { LaunchLimiter } from '../dispatch/index.ts';
 import { errorMessage, outcome } from '../errors/index.ts';
 import { reconcileAll, type ReconcileOptions } from '../reconciler/index.ts';
 import { DEAD_LETTER_PATH, deadLetterRoute } from './dead-letter.ts';
-import type { PushVerifier } from './push-auth.ts';
+import { expectedSubscription, type PushVerifier } from './push-auth.ts';
 import type { BridgeServer } from './server-types.ts';
 
 export const RECONCILE_PATH = '/reconcile';
@@ -17,7 +17,10 @@ export interface MaintenanceDeps {
   collection: string;
   launcher: Launcher;
   logger: Logger;
-  verifier: PushVerifier;
+  /** Each route checks its own audience and service account. */
+  verifiers: { deadLetter: PushVerifier; reconcile: PushVerifier };
+  /** Subscriptions the dead-letter route accepts envelopes from; undefined: any. */
+  deadLetterSubscriptions: ReadonlySet<string> | undefined;
   limiter: LaunchLimiter;
   retentionMs: number;
   leaseMs: number;
@@ -40,6 +43,17 @@ function cursorOf(body: unknown): string | undefined {
   try {
     const parsed = JSON.parse(body.toString('utf8')) as { cursor?: unknown };
     return typeof parsed.cursor === 'string' ? parsed.cursor : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The `subscription` an envelope names, if it can be read. */
+function subscriptionOf(body: unknown): string | undefined {
+  if (!Buffer.isBuffer(body)) return undefined;
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { subscription?: unknown };
+    return typeof parsed.subscription === 'string' ? parsed.subscription : undefined;
   } catch {
     return undefined;
   }
@@ -82,11 +96,22 @@ export async function reconcileOnce(
  * `POST /reconcile` (Cloud Scheduler), both behind the same OIDC check as the push endpoint.
  */
 export function mountMaintenanceRoutes(app: BridgeServer, deps: MaintenanceDeps): void {
-  const authenticate = async (req: FastifyRequest, res: FastifyReply) => {
-    const denied = await deps.verifier.verify(req.headers.authorization);
-    if (denied === undefined) return undefined;
-    const refused = outcome(denied);
-    deps.logger.warn({ path: req.url, outcome: refused.reason }, 'maintenance call refused');
+  const authenticate =
+    (verifier: PushVerifier) => async (req: FastifyRequest, res: FastifyReply) => {
+      const denied = await verifier.verify(req.headers.authorization);
+      if (denied === undefined) return undefined;
+      const refused = outcome(denied);
+      deps.logger.warn({ path: req.url, outcome: refused.reason }, 'maintenance call refused');
+      return res.code(refused.status).send({ outcome: refused.reason });
+    };
+  const fromExpectedSubscription = async (req: FastifyRequest, res: FastifyReply) => {
+    const subscription = subscriptionOf(req.body);
+    if (expectedSubscription(deps.deadLetterSubscriptions, subscription)) return undefined;
+    const refused = outcome('auth:unexpected-subscription');
+    deps.logger.warn(
+      { path: req.url, outcome: refused.reason, subscription: String(subscription).slice(0, 300) },
+      'maintenance call refused',
+    );
     return res.code(refused.status).send({ outcome: refused.reason });
   };
 
@@ -98,20 +123,29 @@ export function mountMaintenanceRoutes(app: BridgeServer, deps: MaintenanceDeps)
     now: deps.now,
     log: deps.logger,
   });
-  app.post(DEAD_LETTER_PATH, { onRequest: authenticate }, async (req, res) => {
+  const deadLetterHooks = {
+    onRequest: authenticate(deps.verifiers.deadLetter),
+    preHandler: fromExpectedSubscription,
+  };
+  app.post(DEAD_LETTER_PATH, deadLetterHooks, async (req, res) => {
     await deadLetter(req, res);
     deps.logger.info({ status: res.statusCode }, 'dead letter');
     return res;
   });
 
-  app.post(RECONCILE_PATH, { onRequest: authenticate }, async (req, res) => {
-    try {
-      const summary = await reconcileOnce(deps, cursorOf(req.body));
-      deps.logger.info(summary, 'reconcile pass');
-      return summary;
-    } catch (err: unknown) {
-      deps.logger.error({ err }, 'reconcile pass failed');
-      return res.code(503).send({ outcome: 'reconcile-failed', error: errorMessage(err) });
-    }
-  });
+  app.post(
+    RECONCILE_PATH,
+    { onRequest: authenticate(deps.verifiers.reconcile) },
+    async (req, res) => {
+      try {
+        const summary = await reconcileOnce(deps, cursorOf(req.body));
+        deps.logger.info(summary, 'reconcile pass');
+        return summary;
+      } catch (err: unknown) {
+        // The cause goes to the log only: its text may name hosts, projects or documents.
+        deps.logger.error({ err: errorMessage(err) }, 'reconcile pass failed');
+        return res.code(503).send({ outcome: 'reconcile-failed' });
+      }
+    },
+  );
 }

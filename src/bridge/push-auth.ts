@@ -77,3 +77,11 @@ export function createOidcVerifier(options: OidcVerifierOptions): PushVerifier {
 export function insecureVerifier(): PushVerifier {
   return { verify: () => Promise.resolve(undefined) };
 }
+
+/** Whether an envelope's subscription is one the route expects (any, when none are set). */
+export function expectedSubscription(
+  expected: ReadonlySet<string> | undefined,
+  subscription: string | undefined,
+): boolean {
+  return expected === undefined || (subscription !== undefined && expected.has(subscription));
+}

@@ -1,5 +1,6 @@
 import type { Firestore } from '@google-cloud/firestore';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import { OAuth2Client } from 'google-auth-library';
 import { jobDocumentId } from '../contract/index.ts';
 import { Dispatcher, LaunchLimiter, type CrashPoint } from '../dispatch/index.ts';
 import { errorMessage, isAck, outcome, rejected, type Outcome } from '../errors/index.ts';
@@ -11,7 +12,12 @@ import { JobQueue } from '../store/job-queue.ts';
 import { JobRepository } from '../store/job-repository.ts';
 import type { BridgeConfig } from './config.ts';
 import { mountMaintenanceRoutes } from './maintenance-routes.ts';
-import { createOidcVerifier, insecureVerifier, type PushVerifier } from './push-auth.ts';
+import {
+  createOidcVerifier,
+  expectedSubscription,
+  insecureVerifier,
+  type PushVerifier,
+} from './push-auth.ts';
 import { parsePushDelivery, type ParsedDelivery } from './push-envelope.ts';
 import type { BridgeServer } from './server-types.ts';
 import { traceFields } from './trace.ts';
@@ -25,6 +31,7 @@ export type ServerConfig = Pick<
   | 'policies'
   | 'collection'
   | 'pushAuth'
+  | 'subscriptions'
   | 'leaseMs'
   | 'budgetMs'
   | 'retentionDays'
@@ -38,7 +45,7 @@ export interface BridgeServerDeps {
   firestore: Firestore;
   launcher: Launcher;
   logger: Logger;
-  /** Defaults to the one `config.pushAuth` describes. */
+  /** For every route; defaults to one per route as `config.pushAuth` describes. */
   verifier?: PushVerifier;
   fault?: (point: CrashPoint) => void;
   now?: () => Date;
@@ -67,8 +74,30 @@ declare module 'fastify' {
 
 const DAY_MS = 24 * 3600 * 1000;
 
-function verifierFor(config: ServerConfig): PushVerifier {
-  return config.pushAuth.mode === 'oidc' ? createOidcVerifier(config.pushAuth) : insecureVerifier();
+/** The verifier of each route: its own audience and service account, one key-set client. */
+export interface RouteVerifiers {
+  push: PushVerifier;
+  deadLetter: PushVerifier;
+  reconcile: PushVerifier;
+}
+
+function verifiersFor(config: ServerConfig): RouteVerifiers {
+  const auth = config.pushAuth;
+  if (auth.mode !== 'oidc') {
+    const none = insecureVerifier();
+    return { push: none, deadLetter: none, reconcile: none };
+  }
+  // One client, so the certificates are fetched and cached once for all three.
+  const client = new OAuth2Client({
+    endpoints: { oauth2FederatedSignonPemCertsUrl: auth.certsUrl },
+  });
+  const route = (r: { audience: string; serviceAccount: string } | undefined) =>
+    createOidcVerifier({ ...auth, ...(r ?? {}), client });
+  return {
+    push: route(undefined),
+    deadLetter: route(auth.deadLetter),
+    reconcile: route(auth.reconcile),
+  };
 }
 
 /**
@@ -79,7 +108,9 @@ function verifierFor(config: ServerConfig): PushVerifier {
  */
 export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
   const { config, logger } = deps;
-  const verifier = deps.verifier ?? verifierFor(config);
+  const verifiers: RouteVerifiers = deps.verifier
+    ? { push: deps.verifier, deadLetter: deps.verifier, reconcile: deps.verifier }
+    : verifiersFor(config);
   const repository = new JobRepository(deps.firestore, config.collection);
   const now = deps.now ?? (() => new Date());
   const limiter = deps.limiter ?? new LaunchLimiter(config.limits);
@@ -173,7 +204,7 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
     onRequest: async (req, res) => {
       req.startedAt = performance.now();
       req.delivery = {};
-      const denied = await verifier.verify(req.headers.authorization);
+      const denied = await verifiers.push.verify(req.headers.authorization);
       if (denied !== undefined) return reply(req, res, outcome(denied));
       return undefined;
     },
@@ -185,6 +216,19 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
         config.jobs,
         config.policies,
       );
+      const source = parsed.ok ? parsed.delivery.source : parsed.source;
+      if (
+        source !== undefined &&
+        !expectedSubscription(config.subscriptions.push, source.subscription)
+      ) {
+        // Anyone who may act as the push service account could point a subscription of their
+        // own here: such an envelope is neither recorded nor run.
+        req.delivery = { messageId: source.messageId };
+        const refused = outcome('auth:unexpected-subscription', {
+          subscription: String(source.subscription ?? '(none)').slice(0, 300),
+        });
+        return reply(req, res, refused, ops);
+      }
       if (!parsed.ok) {
         req.delivery = {
           ...(parsed.requestId !== undefined ? { requestId: parsed.requestId } : {}),
@@ -218,7 +262,8 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
     collection: config.collection,
     launcher: deps.launcher,
     logger,
-    verifier,
+    verifiers,
+    deadLetterSubscriptions: config.subscriptions.deadLetter,
     limiter,
     retentionMs: config.retentionDays * DAY_MS,
     leaseMs: config.leaseMs,
@@ -227,7 +272,8 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
     now,
   });
 
-  app.get('/healthz', () => Promise.resolve({ status: 'ok' }));
+  // The auth mode is shown so that a bridge running without push auth is seen at a glance.
+  app.get('/healthz', () => Promise.resolve({ status: 'ok', pushAuth: config.pushAuth.mode }));
 
   // The backpressure gauge: dispatches in flight, its high-water mark, admissions and refusals.
   app.get('/limitz', () => Promise.resolve({ limits: config.limits, ...limiter.gauge() }));
@@ -242,9 +288,9 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
       await Promise.race([probe, timeout]);
       return { status: 'ready' };
     } catch (err: unknown) {
-      return res
-        .code(503)
-        .send({ status: 'unavailable', reason: `firestore: ${errorMessage(err)}` });
+      // The cause goes to the log only: its text may name hosts, projects or credentials.
+      logger.warn({ err: errorMessage(err) }, 'readiness probe: firestore unreachable');
+      return res.code(503).send({ status: 'unavailable', reason: 'firestore unreachable' });
     }
   });
 

@@ -74,6 +74,11 @@ export const OUTCOMES = {
     status: 403,
     meaning: 'token email is not the push service account, or it is not verified',
   },
+  'auth:unexpected-subscription': {
+    status: 403,
+    meaning:
+      'the envelope names a subscription this route does not expect (JOBBRIDGE_PUSH_SUBSCRIPTIONS): nothing recorded or launched',
+  },
   'auth:certs-unavailable': {
     status: 503,
     meaning: "Google's signing certificates could not be fetched",

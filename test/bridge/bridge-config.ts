@@ -32,6 +32,7 @@ export function bridgeConfig(
     port: 0,
     host: '127.0.0.1',
     pushAuth: { mode: 'insecure' },
+    subscriptions: { push: undefined, deadLetter: undefined },
     leaseMs: 60_000,
     budgetMs: 5_000,
     retentionDays: 30,

@@ -147,6 +147,92 @@ describe('config', () => {
     );
   });
 
+  it('refuses insecure push on Cloud Run without emulators, and next to an audience', () => {
+    const { JOBBRIDGE_PUSH_AUDIENCE: _a, JOBBRIDGE_PUSH_SERVICE_ACCOUNT: _s, ...rest } = BASE;
+    const insecure = { ...rest, JOBBRIDGE_INSECURE_PUSH: 'true' };
+    expect(issuesOf({ ...insecure, K_SERVICE: 'bridge' })).toEqual(['JOBBRIDGE_INSECURE_PUSH']);
+    expect(
+      issuesOf({ ...insecure, K_SERVICE: 'bridge', FIRESTORE_EMULATOR_HOST: 'localhost:8080' }),
+    ).toEqual(['JOBBRIDGE_INSECURE_PUSH']);
+    expect(
+      loadBridgeConfig({
+        ...insecure,
+        K_SERVICE: 'bridge',
+        FIRESTORE_EMULATOR_HOST: 'localhost:8080',
+        CLOUD_RUN_EMULATOR_HOST: 'localhost:8123',
+      }).pushAuth.mode,
+    ).toBe('insecure');
+    expect(issuesOf({ ...BASE, JOBBRIDGE_INSECURE_PUSH: 'true' })).toEqual([
+      'JOBBRIDGE_INSECURE_PUSH',
+    ]);
+  });
+
+  it('gives each route its own audience: derived from the push URL, or set', () => {
+    const derived = loadBridgeConfig(BASE).pushAuth;
+    expect(derived).toMatchObject({
+      audience: 'https://bridge.example.com/pubsub/push',
+      deadLetter: {
+        audience: 'https://bridge.example.com/pubsub/dead-letter',
+        serviceAccount: 'push@p.iam.gserviceaccount.com',
+      },
+      reconcile: {
+        audience: 'https://bridge.example.com/reconcile',
+        serviceAccount: 'push@p.iam.gserviceaccount.com',
+      },
+    });
+    const set = loadBridgeConfig({
+      ...BASE,
+      JOBBRIDGE_RECONCILE_AUDIENCE: 'reconcile-aud',
+      JOBBRIDGE_RECONCILE_SERVICE_ACCOUNT: 'scheduler@p.iam.gserviceaccount.com',
+    }).pushAuth;
+    expect(set).toMatchObject({
+      reconcile: {
+        audience: 'reconcile-aud',
+        serviceAccount: 'scheduler@p.iam.gserviceaccount.com',
+      },
+    });
+    expect(issuesOf({ ...BASE, JOBBRIDGE_PUSH_AUDIENCE: 'bridge-audience' })).toEqual([
+      'JOBBRIDGE_DEAD_LETTER_AUDIENCE',
+      'JOBBRIDGE_RECONCILE_AUDIENCE',
+    ]);
+  });
+
+  it('accepts certificates only over https (http to loopback), and only Google on Cloud Run', () => {
+    expect(issuesOf({ ...BASE, JOBBRIDGE_PUSH_CERTS_URL: 'http://certs.example.com/' })).toEqual([
+      'JOBBRIDGE_PUSH_CERTS_URL',
+    ]);
+    expect(issuesOf({ ...BASE, JOBBRIDGE_PUSH_CERTS_URL: 'file:///etc/certs' })).toEqual([
+      'JOBBRIDGE_PUSH_CERTS_URL',
+    ]);
+    expect(issuesOf({ ...BASE, JOBBRIDGE_PUSH_CERTS_URL: 'http://127.0.0.1:9/certs' })).toEqual([]);
+    expect(
+      issuesOf({ ...BASE, K_SERVICE: 'bridge', JOBBRIDGE_PUSH_CERTS_URL: 'https://evil.example/' }),
+    ).toEqual(['JOBBRIDGE_PUSH_CERTS_URL']);
+    expect(issuesOf({ ...BASE, K_SERVICE: 'bridge' })).toEqual([]);
+  });
+
+  it('reads the expected subscriptions, short names in this project', () => {
+    const config = loadBridgeConfig({
+      ...BASE,
+      JOBBRIDGE_PUSH_SUBSCRIPTIONS: 'bridge-push, projects/other/subscriptions/bridge-push-2',
+      JOBBRIDGE_DEAD_LETTER_SUBSCRIPTIONS: 'bridge-dead-letter',
+    });
+    expect([...(config.subscriptions.push ?? [])]).toEqual([
+      'projects/p/subscriptions/bridge-push',
+      'projects/other/subscriptions/bridge-push-2',
+    ]);
+    expect([...(config.subscriptions.deadLetter ?? [])]).toEqual([
+      'projects/p/subscriptions/bridge-dead-letter',
+    ]);
+    expect(loadBridgeConfig(BASE).subscriptions).toEqual({
+      push: undefined,
+      deadLetter: undefined,
+    });
+    expect(issuesOf({ ...BASE, JOBBRIDGE_PUSH_SUBSCRIPTIONS: 'projects/x/topics/t' })).toEqual([
+      'JOBBRIDGE_PUSH_SUBSCRIPTIONS',
+    ]);
+  });
+
   it('honours a test fault only when explicitly enabled', () => {
     expect(issuesOf({ ...BASE, JOBBRIDGE_TEST_FAULT: 'after-claim' })).toEqual([
       'JOBBRIDGE_TEST_FAULT',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_JOB_POLICY, fallbackRequestId } from '../../src/contract/index.ts';
+import { killAllChildren, spawnCli } from '../bridge/child-bridge.ts';
 import { emulatorHosts } from '../harness/google.ts';
 import { ALLOWED_JOB, startInProcessBridge, type InProcessBridge } from './inprocess-bridge.ts';
 
@@ -198,5 +199,26 @@ describe('security: per-job policy, env floor, request ids', () => {
     const res = await push(JSON.stringify(body));
     expect(res).toMatchObject({ status: 201, outcome: 'dispatched' });
     expect(await bridge.executionRequestIds()).toContain(body.requestId);
+  });
+
+  it('insecure mode with K_SERVICE set (Cloud Run) and real backends: `jobbridge serve` refuses to start', async () => {
+    try {
+      const run = spawnCli(['serve'], {
+        PATH: process.env.PATH,
+        GOOGLE_CLOUD_PROJECT: 'p',
+        JOBBRIDGE_REGION: 'asia-northeast1',
+        JOBBRIDGE_JOBS: ALLOWED_JOB,
+        JOBBRIDGE_INSECURE_PUSH: 'true',
+        K_SERVICE: 'jobbridge',
+        PORT: '0',
+      });
+      const { code } = await run.exited;
+      expect(code).toBe(1);
+      expect(run.err()).toMatch(
+        /JOBBRIDGE_INSECURE_PUSH: cannot be true on Cloud Run \(K_SERVICE is set\)/,
+      );
+    } finally {
+      await killAllChildren();
+    }
   });
 });

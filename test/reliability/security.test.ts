@@ -17,6 +17,10 @@ import {
 } from './inprocess-bridge.ts';
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+const PUSH_SUBSCRIPTION = 'projects/p/subscriptions/bridge-push';
+const DEAD_LETTER_AUDIENCE = 'https://bridge.example.com/pubsub/dead-letter';
+const RECONCILE_AUDIENCE = 'https://bridge.example.com/reconcile';
+const SCHEDULER_SA = 'scheduler@test-project.iam.gserviceaccount.com';
 /** A value no log line or document may ever contain. */
 const SECRET = `s3cret-${randomUUID()}`;
 
@@ -39,7 +43,7 @@ describe('security: refused, not launched, logged without secrets', () => {
       messageId: String(Math.floor(Math.random() * 1e15)),
       publishTime: new Date().toISOString(),
     },
-    subscription: 'projects/p/subscriptions/bridge-push',
+    subscription: PUSH_SUBSCRIPTION,
   });
   const request = (extra: Record<string, unknown> = {}) => ({
     schemaVersion: 1,
@@ -73,7 +77,20 @@ describe('security: refused, not launched, logged without secrets', () => {
     certs = await startCertServer([key]);
     bridge = await startInProcessBridge({
       firestoreHost: emulatorHosts().firestore,
-      pushAuth: { mode: 'oidc', audience: AUDIENCE, serviceAccount: PUSH_SA, certsUrl: certs.url },
+      pushAuth: {
+        mode: 'oidc',
+        audience: AUDIENCE,
+        serviceAccount: PUSH_SA,
+        certsUrl: certs.url,
+        deadLetter: { audience: DEAD_LETTER_AUDIENCE, serviceAccount: PUSH_SA },
+        reconcile: { audience: RECONCILE_AUDIENCE, serviceAccount: SCHEDULER_SA },
+      },
+      config: {
+        subscriptions: {
+          push: new Set([PUSH_SUBSCRIPTION]),
+          deadLetter: new Set(['projects/p/subscriptions/bridge-dead-letter']),
+        },
+      },
     });
   });
   afterAll(async () => {
@@ -193,6 +210,7 @@ describe('security: refused, not launched, logged without secrets', () => {
         const data = `{"schemaVersion":1,"requestId":${JSON.stringify(body.requestId)},"job":"${ALLOWED_JOB}","env":{${JSON.stringify(envName)}:${JSON.stringify(envValue)}}}`;
         const raw = {
           message: { data: Buffer.from(data).toString('base64'), messageId: '42' },
+          subscription: PUSH_SUBSCRIPTION,
         };
         const res = await push(raw, pushToken(key));
         expect(res.status).toBe(200);
@@ -239,5 +257,71 @@ describe('security: refused, not launched, logged without secrets', () => {
         expect(await bridge.executionRequestIds(UNLISTED_JOB)).toEqual([]);
       });
     }
+  });
+
+  describe('routes and subscriptions', () => {
+    const post = async (url: string, body: unknown, token: string) => {
+      const res = await bridge.app.inject({
+        method: 'POST',
+        url,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        payload: JSON.stringify(body),
+      });
+      return { status: res.statusCode, outcome: res.json<{ outcome: string }>().outcome };
+    };
+
+    it('an envelope from an unexpected subscription → 403, nothing recorded or launched, logged', async () => {
+      const body = request();
+      const forged = { ...envelope(body), subscription: 'projects/attacker/subscriptions/mine' };
+      expect(await post('/pubsub/push', forged, pushToken(key))).toEqual({
+        status: 403,
+        outcome: 'auth:unexpected-subscription',
+      });
+      const { subscription: _s, ...none } = envelope(body);
+      expect(await post('/pubsub/push', none, pushToken(key))).toEqual({
+        status: 403,
+        outcome: 'auth:unexpected-subscription',
+      });
+      expect(await doc(body.requestId)).toBeUndefined();
+      expect(await bridge.executionRequestIds()).not.toContain(body.requestId);
+      const lines = logged('auth:unexpected-subscription');
+      expect(lines.some((l) => l.subscription === 'projects/attacker/subscriptions/mine')).toBe(
+        true,
+      );
+    });
+
+    it('a push token does not open /reconcile or /pubsub/dead-letter (each route its own audience)', async () => {
+      expect(await post('/reconcile', {}, pushToken(key))).toEqual({
+        status: 401,
+        outcome: 'auth:wrong-audience',
+      });
+      expect(await post('/pubsub/dead-letter', envelope(request()), pushToken(key))).toEqual({
+        status: 401,
+        outcome: 'auth:wrong-audience',
+      });
+      // The scheduler's own token does; a push service account with the reconcile audience not.
+      const scheduler = pushToken(key, { aud: RECONCILE_AUDIENCE, email: SCHEDULER_SA });
+      expect((await post('/reconcile', {}, scheduler)).status).toBe(200);
+      expect(await post('/reconcile', {}, pushToken(key, { aud: RECONCILE_AUDIENCE }))).toEqual({
+        status: 403,
+        outcome: 'auth:wrong-service-account',
+      });
+    });
+
+    it('a dead letter from an unexpected subscription → 403, nothing recorded', async () => {
+      const body = request();
+      const token = pushToken(key, { aud: DEAD_LETTER_AUDIENCE });
+      const forged = { ...envelope(body), subscription: 'projects/attacker/subscriptions/dl' };
+      expect(await post('/pubsub/dead-letter', forged, token)).toEqual({
+        status: 403,
+        outcome: 'auth:unexpected-subscription',
+      });
+      expect(await doc(body.requestId)).toBeUndefined();
+    });
+
+    it('/healthz shows the auth mode', async () => {
+      const res = await bridge.app.inject({ method: 'GET', url: '/healthz' });
+      expect(res.json()).toEqual({ status: 'ok', pushAuth: 'oidc' });
+    });
   });
 });
