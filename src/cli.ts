@@ -9,6 +9,7 @@ import { nodeVersionRefusal } from './node-version.ts';
 type Register = (program: Command) => void;
 const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   publish: () => import('./cli/publish.ts'),
+  list: () => import('./cli/list.ts'),
   status: () => import('./cli/status.ts'),
   watch: () => import('./cli/watch.ts'),
   cancel: () => import('./cli/cancel.ts'),

@@ -1,5 +1,6 @@
 import type { Firestore } from '@google-cloud/firestore';
 import type { Command } from 'commander';
+import { formatDuration } from './duration.ts';
 import { listJobs } from '../consumer/index.ts';
 import { getJob } from '../consumer/snapshot.ts';
 import { observedUsage, type RecordedRun } from '../cost/observed.ts';
@@ -94,7 +95,7 @@ export function register(program: Command): void {
     )
     .option(
       '--since <duration>',
-      'with --from-firestore: the window, e.g. 7d, 30d',
+      'with --from-firestore: the window, e.g. 90m, 12h, 7d, 30d',
       parseDurationMs,
       30 * 86_400_000,
     )
@@ -125,12 +126,18 @@ export function register(program: Command): void {
         const runs = await withFirestore(config, (db) => recordedRuns(db, config, flags.since));
         const usage = observedUsage(runs);
         const cost = costOfTaskSeconds(usage.taskSeconds, rates);
-        const windowDays = flags.since / 86_400_000;
+        const window = formatDuration(flags.since);
         lines.push(
-          `${usage.runs} finished jobs in the last ${windowDays} days (${usage.skipped} without times skipped)`,
+          `${usage.runs} finished jobs in the last ${window} (${usage.skipped} without times skipped)`,
         );
-        printBreakdown(lines, cost, rates, `over the last ${windowDays} days`);
-        result = { ...rates, windowDays, runs: usage.runs, skipped: usage.skipped, ...cost };
+        printBreakdown(lines, cost, rates, `over the last ${window}`);
+        result = {
+          ...rates,
+          windowDays: flags.since / 86_400_000,
+          runs: usage.runs,
+          skipped: usage.skipped,
+          ...cost,
+        };
       } else {
         if (flags.seconds === undefined || flags.runsPerDay === undefined) {
           usageError(command, 'give --seconds and --runs-per-day (or --from-firestore)');

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { DURATION_HINT, parseDuration } from './duration.ts';
 
 /** Commander parser for an integer ≥ `min`. */
 export function integerAtLeast(min: number): (value: string) => number {
@@ -35,21 +36,10 @@ export function keyValue(
   return { ...previous, [key]: value.slice(eq + 1) };
 }
 
-const UNIT_MS: Record<string, number> = {
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-};
-
-/** Parses a duration such as `90s`, `15m`, `12h`, `30d` or `2w` into milliseconds. */
+/** Commander parser for a duration (`90m`, `1h30m`, `1 h 30 min`, `30d`) into milliseconds. */
 export function parseDurationMs(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)([smhdw])$/.exec(value.trim());
-  const unit = match?.[2];
-  if (!match || unit === undefined)
-    throw new InvalidArgumentError('must be a duration such as 90s, 15m, 12h, 30d or 2w');
-  const ms = Number(match[1]) * (UNIT_MS[unit] ?? 0);
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new InvalidArgumentError(`must be ${DURATION_HINT}`);
   if (ms <= 0) throw new InvalidArgumentError('must be more than 0');
   return ms;
 }

@@ -169,8 +169,30 @@ describe('jobbridge cost', () => {
         ['cost', '--vcpu', '2', '--memory-gib', '4', '--from-firestore', '--since', '30d'],
         env,
       );
-      expect(text.stdout).toMatch(/2 finished jobs in the last 30 days/);
-      expect(text.stdout).toMatch(/total:\s+\$0\.009504 over the last 30 days/);
+      expect(text.stdout).toMatch(/2 finished jobs in the last 30 d /);
+      expect(text.stdout).toMatch(/total:\s+\$0\.009504 over the last 30 d$/m);
+    });
+
+    it.each([
+      ['1h', 'in the last 1 h '],
+      ['90m', 'in the last 1 h 30 min '],
+      ['1 h 30 min', 'in the last 1 h 30 min '],
+    ])('reads --since %s and says the window as people write it', async (since, said) => {
+      const { code, stdout, stderr } = await runCli(
+        ['cost', '--vcpu', '1', '--memory-gib', '1', '--from-firestore', '--since', since],
+        env,
+      );
+      expect(code, stderr).toBe(0);
+      expect(stdout).toContain(said);
+    });
+
+    it('refuses a --since that is not a duration, naming the flag', async () => {
+      const { code, stderr } = await runCli(
+        ['cost', '--vcpu', '1', '--memory-gib', '1', '--from-firestore', '--since', '8 parsecs'],
+        env,
+      );
+      expect(code).toBe(2);
+      expect(stderr).toMatch(/--since.*must be a duration such as 90m/);
     });
   });
 });
