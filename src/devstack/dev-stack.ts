@@ -10,7 +10,7 @@ import {
 import { createFirestore, createPubSub } from '../google-clients.ts';
 import { createLogger } from '../log.ts';
 import { RECONCILER_ENV } from '../reconciler/config.ts';
-import { ensureJobTopology, type JobTopologyOptions } from '../producer/index.ts';
+import { ensureJobTopology, publishJob, type JobTopologyOptions } from '../producer/index.ts';
 import { startUi, type UiServerDeps } from '../ui/index.ts';
 import { startBridgeProcess } from './bridge-process.ts';
 import {
@@ -195,11 +195,18 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       emulatorHost: google.firestore.host,
     });
     stops.push(() => uiFirestore.terminate());
+    const uiPubSub = createPubSub({
+      projectId: options.projectId,
+      emulatorHost: google.pubsub.host,
+    });
+    stops.push(() => uiPubSub.close());
     const ui = await startUi({
       firestore: uiFirestore,
       collection: options.collection,
       allowCancel: true,
       bridgeUrl: bridge.url,
+      // Locally the dashboard also publishes (validated as `jobbridge publish` validates).
+      publish: { jobs, publish: (request) => publishJob(uiPubSub, options.topic, request) },
       ...(options.uiCost ? { costOf: options.uiCost } : {}),
       logger: createLogger({
         name: 'ui',

@@ -2,6 +2,7 @@ import { buildUiServer, type UiServerDeps } from './server.ts';
 
 export { buildUiServer, type UiServer, type UiServerDeps, type UiStats } from './server.ts';
 export type { JobCost } from './job-view.ts';
+export type { Publish, PublishRequest } from './publish-form.ts';
 
 /** A listening dashboard. */
 export interface StartedUi {

@@ -17,6 +17,7 @@ import {
   type JobListItem,
   type JobSnapshot,
 } from '../consumer/index.ts';
+import { ValidationError } from '../contract/index.ts';
 import type { Logger } from '../log.ts';
 import { loadAssets, type Asset, type AssetName } from './assets.ts';
 import { LiveFeeds } from './feeds.ts';
@@ -26,6 +27,7 @@ import { cancelControl, jobBody, jobLive, type JobCost } from './job-view.ts';
 import { jobHref, jobRows, jobsBody, overview, pager } from './jobs-view.ts';
 import { page } from './layout.ts';
 import { OverviewSource } from './overview-source.ts';
+import { publishBody, readFields, requestFromFields, type Publish } from './publish-form.ts';
 import { openEventStream, type EventStream } from './sse.ts';
 
 export interface UiServerDeps {
@@ -39,6 +41,11 @@ export interface UiServerDeps {
   bridgeUrl?: string;
   /** A job's cost from its recorded durations (the host knows the task size and prices). */
   costOf?: (snapshot: JobSnapshot) => JobCost | undefined;
+  /**
+   * Local extras (`jobbridge dev`): a form that publishes a request through this function, for
+   * these jobs. Absent in production: the dashboard publishes nothing there.
+   */
+  publish?: { publish: Publish; jobs: readonly string[] };
   /** How long a live listener outlives its last page; default 30 s. */
   lingerMs?: number;
   now?: () => Date;
@@ -151,6 +158,7 @@ export function buildUiServer(deps: UiServerDeps): UiServer {
     },
   });
 
+  const canPublish = deps.publish !== undefined;
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -179,12 +187,19 @@ export function buildUiServer(deps: UiServerDeps): UiServer {
       page({
         title,
         current: 'jobs',
-        canPublish: false,
+        canPublish,
         body: html`<h1>${title}</h1>
           <p class="error" role="alert">${message}</p>
           <p><a href="/">Back to the jobs</a></p>`,
       }),
     );
+
+  // The publish form posts urlencoded fields; nothing else is read from a body.
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: 256 * 1024 },
+    (_req, body, done) => done(null, new URLSearchParams(body as string)),
+  );
 
   app.get('/healthz', () => Promise.resolve({ status: 'ok' }));
   app.get('/statz', (): Promise<UiStats> =>
@@ -222,7 +237,7 @@ export function buildUiServer(deps: UiServerDeps): UiServer {
         page({
           title: 'Jobs',
           current: 'jobs',
-          canPublish: false,
+          canPublish,
           events: `/events${query ? `?${query}` : ''}`,
           body: jobsBody({ items, filter, issues, overview: view, now: now() }),
         }),
@@ -294,7 +309,7 @@ export function buildUiServer(deps: UiServerDeps): UiServer {
         page({
           title: requestId,
           current: 'job',
-          canPublish: false,
+          canPublish,
           events: `${jobHref(requestId)}/events`,
           body: jobBody(snapshot, {
             allowCancel: deps.allowCancel,
@@ -337,6 +352,56 @@ export function buildUiServer(deps: UiServerDeps): UiServer {
       onError: (err) => stream.send('failure', { message: messageOf(err) }),
     });
     void stream.closed.then(() => feed.close());
+  });
+
+  const publishPage = (reply: FastifyReply, status: number, body: ReturnType<typeof publishBody>) =>
+    sendPage(reply, status, page({ title: 'Publish', current: 'publish', canPublish, body }));
+
+  app.get('/publish', (_req, reply) => {
+    if (!deps.publish)
+      return errorPage(
+        reply,
+        404,
+        'Not here',
+        'Publishing from the dashboard is only offered under jobbridge dev.',
+      );
+    return publishPage(reply, 200, publishBody({ jobs: deps.publish.jobs }));
+  });
+
+  app.post('/publish', async (req, reply) => {
+    if (!deps.publish)
+      return errorPage(
+        reply,
+        404,
+        'Not here',
+        'Publishing from the dashboard is only offered under jobbridge dev.',
+      );
+    if (!sameOrigin(req))
+      return errorPage(
+        reply,
+        403,
+        'Not published',
+        'The request did not come from this dashboard.',
+      );
+    const body = req.body instanceof URLSearchParams ? req.body : new URLSearchParams();
+    const fields = readFields(body);
+    const { request, issues } = requestFromFields(fields);
+    const { jobs } = deps.publish;
+    if (issues.length > 0) return publishPage(reply, 422, publishBody({ jobs, fields, issues }));
+    try {
+      const { requestId } = await deps.publish.publish(request);
+      logger.info({ requestId, job: request.job }, 'published from the dashboard');
+      return reply.redirect(jobHref(requestId), 303);
+    } catch (err: unknown) {
+      if (err instanceof ValidationError) {
+        return publishPage(reply, 422, publishBody({ jobs, fields, issues: [...err.issues] }));
+      }
+      return publishPage(
+        reply,
+        503,
+        publishBody({ jobs, fields, failure: `Publishing failed: ${messageOf(err)}` }),
+      );
+    }
   });
 
   app.post<{ Params: { id: string } }>('/jobs/:id/cancel', async (req, reply) => {

@@ -7,7 +7,7 @@ import { buildBridgeServer, type BridgeServer } from '../../src/bridge/server.ts
 import { startRunEmulator, type StartedRunEmulator } from '../../src/emulator/index.ts';
 import { CloudRunLauncher, createRunClients, type RunClients } from '../../src/launcher/index.ts';
 import { silentLogger } from '../../src/log.ts';
-import { ensureJobTopology } from '../../src/producer/index.ts';
+import { ensureJobTopology, publishJob } from '../../src/producer/index.ts';
 import { DEFAULT_RECONCILE_OPTIONS } from '../../src/reconciler/index.ts';
 import { startUi, type StartedUi } from '../../src/ui/index.ts';
 import { bridgeConfig, REGION } from '../bridge/rig.ts';
@@ -85,6 +85,7 @@ describe('jobbridge ui in Chromium', () => {
       collection: 'jobs',
       allowCancel: true,
       bridgeUrl,
+      publish: { jobs: [JOB], publish: (request) => publishJob(pubsub, TOPIC, request) },
       logger: silentLogger(),
       port: 0,
       host: '127.0.0.1',
@@ -197,11 +198,58 @@ describe('jobbridge ui in Chromium', () => {
     await expect(row(cancelled).count()).resolves.toBe(1);
     await expect(row(finished).count()).resolves.toBe(0);
 
-    await page.getByLabel('State').selectOption('');
-    await page.getByLabel('Label').fill('suite=ui');
-    await page.getByRole('button', { name: 'Apply' }).click();
+    // With the keyboard alone: the first Tab reaches the skip link; Enter in a field applies.
+    await page.keyboard.press('Tab');
+    await expect(page.locator(':focus').textContent()).resolves.toBe('Skip to content');
+    await page.getByLabel('State').focus();
+    await page.keyboard.press('Home');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('suite=ui');
+    await page.keyboard.press('Enter');
     await page.waitForURL(/label=suite%3Dui/);
+    expect(new URL(page.url()).searchParams.get('state') ?? '').toBe('');
     await expect(row(finished).count()).resolves.toBe(1);
     await expect(row(cancelled).count()).resolves.toBe(0);
+  });
+
+  it("publishes from the form, showing the contract's refusal first", async () => {
+    await page.goto(`${ui.url}/`);
+    await page.getByRole('link', { name: 'Publish' }).click();
+    await page.waitForURL(`${ui.url}/publish`);
+    await page.getByLabel('Function').fill(JOB);
+    await page.getByLabel('Args').fill('--steps\n3\n--step-ms\n50');
+    await page.getByLabel('Tasks').fill('0');
+    await page.getByLabel('Labels').fill('suite=form');
+    await page.getByRole('button', { name: 'Publish' }).click();
+    const refusal = page.locator('.error[role="alert"]');
+    await expect(refusal.locator('h2').textContent()).resolves.toBe(
+      'Invalid job request, nothing published',
+    );
+    await expect(refusal.locator('li').first().textContent()).resolves.toMatch(
+      /^taskCount \(Tasks\): /,
+    );
+    // What was typed is still there.
+    await expect(page.getByLabel('Labels').inputValue()).resolves.toBe('suite=form');
+
+    await page.getByLabel('Tasks').fill('2');
+    await page.getByRole('button', { name: 'Publish' }).click();
+    await page.waitForURL(/\/jobs\//);
+    const requestId = decodeURIComponent(new URL(page.url()).pathname.slice('/jobs/'.length));
+    await waitFor(
+      'the published job to succeed on its page',
+      async () =>
+        (await page
+          .locator('.summary .state')
+          .textContent()
+          .catch(() => null)) === 'succeeded'
+          ? true
+          : undefined,
+      60_000,
+      200,
+    );
+    await expect(page.locator('table.tasks tbody tr').count()).resolves.toBe(2);
+    const stored = (await db.collection('jobs').doc(requestId).get()).data();
+    expect(stored).toMatchObject({ state: 'succeeded', labels: { suite: 'form' }, taskCount: 2 });
   });
 });

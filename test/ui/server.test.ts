@@ -147,4 +147,49 @@ describe('ui server', () => {
       await server.close();
     }
   });
+
+  it('offers the publish form only when given a publisher, and reads its fields as the CLI reads flags', async () => {
+    expect((await readOnly.inject({ url: '/publish' })).statusCode).toBe(404);
+    expect((await readOnly.inject({ url: '/' })).body).not.toContain('href="/publish"');
+
+    const published: unknown[] = [];
+    const server = buildUiServer({
+      firestore: db,
+      collection,
+      allowCancel: false,
+      logger: silentLogger(),
+      publish: {
+        jobs: ['export'],
+        publish: (request) => {
+          published.push(request);
+          return Promise.resolve({ requestId: 'from-form' });
+        },
+      },
+    });
+    try {
+      expect((await server.inject({ url: '/' })).body).toContain('href="/publish"');
+      const form = (fields: Record<string, string>, site = 'same-origin') =>
+        server.inject({
+          method: 'POST',
+          url: '/publish',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': site },
+          payload: new URLSearchParams(fields).toString(),
+        });
+      const bad = await form({ job: 'export', env: 'NOEQUALS', tasks: 'four' });
+      expect(bad.statusCode).toBe(422);
+      expect(bad.body).toContain('env (Env): &quot;NOEQUALS&quot; is not KEY=VALUE');
+      expect(bad.body).toContain('taskCount (Tasks): must be an integer');
+      expect((await form({ job: 'export' }, 'cross-site')).statusCode).toBe(403);
+      expect(published).toEqual([]);
+
+      const ok = await form({ job: 'export', args: 'a b\r\nc', labels: 'tenant=acme', tasks: '3' });
+      expect(ok.statusCode).toBe(303);
+      expect(ok.headers.location).toBe('/jobs/from-form');
+      expect(published).toEqual([
+        { job: 'export', args: ['a b', 'c'], labels: { tenant: 'acme' }, taskCount: 3 },
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
 });
