@@ -51,7 +51,15 @@ export async function main(argv: string[]): Promise<number> {
       // Help and version exit 0; usage errors exit 2.
       return err.exitCode === 0 ? 0 : 2;
     }
-    process.stderr.write(`jobbridge: ${err instanceof Error ? err.message : String(err)}\n`);
+    // One line: a client library's message can run to pages (gRPC retries, stacks).
+    const message = (err instanceof Error ? err.message : String(err))
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '')
+      .join('; ');
+    process.stderr.write(
+      `jobbridge: ${message.length > 400 ? `${message.slice(0, 399)}…` : message}\n`,
+    );
     return 1;
   }
 }

@@ -3,6 +3,7 @@ import type { PubSub } from '@google-cloud/pubsub';
 import { createFirestore, createPubSub } from '../google-clients.ts';
 import type { Command } from 'commander';
 import { DEFAULT_COLLECTION, FIXED_ENV } from '../contract/index.ts';
+import { ensureReachable } from './reachable.ts';
 
 /** The default topic that producers publish job requests on. */
 export const DEFAULT_TOPIC = 'jobbridge-requests';
@@ -47,6 +48,12 @@ export async function withFirestore<T>(
   config: ClientConfig,
   use: (db: Firestore) => Promise<T>,
 ): Promise<T> {
+  await ensureReachable({
+    name: 'Firestore',
+    emulatorHost: config.firestoreEmulatorHost,
+    envName: FIXED_ENV.firestoreEmulatorHost,
+    googleHost: 'firestore.googleapis.com:443',
+  });
   const db = createFirestore({
     projectId: config.projectId,
     emulatorHost: config.firestoreEmulatorHost,
@@ -63,6 +70,12 @@ export async function withPubSub<T>(
   config: ClientConfig,
   use: (pubsub: PubSub) => Promise<T>,
 ): Promise<T> {
+  await ensureReachable({
+    name: 'Pub/Sub',
+    emulatorHost: config.pubsubEmulatorHost,
+    envName: FIXED_ENV.pubsubEmulatorHost,
+    googleHost: 'pubsub.googleapis.com:443',
+  });
   const pubsub = createPubSub({
     projectId: config.projectId,
     emulatorHost: config.pubsubEmulatorHost,
