@@ -25,6 +25,9 @@ function int(value: string | undefined, name: string, fallback: number): number 
   return n;
 }
 
+const SIMULATE_FLAGS =
+  '--steps N, --step-ms MS, --fail-at STEP, --fail-attempts N, --permanent, --kill, --reports-per-step N';
+
 /** Parses simulate's args; a bad one is a PermanentError naming it. */
 export function parseSimulateArgs(args: readonly string[]): SimulateOptions {
   let values;
@@ -43,7 +46,9 @@ export function parseSimulateArgs(args: readonly string[]): SimulateOptions {
       },
     }));
   } catch (err: unknown) {
-    throw new PermanentError(`simulate: ${(err as Error).message}`, { cause: err });
+    // node:util's message names the arg and goes on about positionals: keep the first sentence.
+    const first = (err as Error).message.split('. ')[0] ?? '';
+    throw new PermanentError(`${first} (simulate takes ${SIMULATE_FLAGS})`, { cause: err });
   }
   const failAt = values['fail-at'] === undefined ? undefined : int(values['fail-at'], 'fail-at', 0);
   return {
@@ -95,3 +100,6 @@ const simulate: JobFunction = async (ctx) => {
 };
 
 export default simulate;
+
+/** simulate's declared args: `jobbridge publish` and the worker check them with this. */
+export const args = parseSimulateArgs;

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { ValidationError } from '../contract/index.ts';
+import { functions } from '../../functions/index.ts';
 import { publishJob, type JobRequestInput } from '../producer/index.ts';
+import { argsChecks } from '../worker/args.ts';
 import { out, readClientConfig, usageError, withPubSub } from './context.ts';
 import { integerAtLeast, keyValue } from './options.ts';
 
@@ -82,9 +84,12 @@ export function register(program: Command): void {
         ...(flags.label && { labels: flags.label }),
         ...(flags.concurrencyKey !== undefined && { concurrencyKey: flags.concurrencyKey }),
       };
+      // A function of this image that declares its args is checked before anything is sent.
+      const functionArgs =
+        flags.function === undefined ? {} : await argsChecks(functions, [flags.function]);
       try {
         const published = await withPubSub(config, (pubsub) =>
-          publishJob(pubsub, flags.topic ?? config.topic, request),
+          publishJob(pubsub, flags.topic ?? config.topic, request, { functionArgs }),
         );
         out(flags.json ? JSON.stringify(published) : published.requestId);
       } catch (err: unknown) {

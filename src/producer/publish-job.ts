@@ -1,5 +1,5 @@
 import type { PubSub, Topic } from '@google-cloud/pubsub';
-import { LIMITS, parseJobRequest, type JobRequest } from '../contract/index.ts';
+import { LIMITS, parseJobRequest, ValidationError, type JobRequest } from '../contract/index.ts';
 import { uuidv7 } from './request-id.ts';
 
 /** A job request as a producer writes it: `schemaVersion` and `requestId` may be left out. */
@@ -8,6 +8,19 @@ export type JobRequestInput = Omit<JobRequest, 'schemaVersion' | 'requestId'> & 
   /** The idempotency key: publishing twice with the same id runs the job once. Default: a UUIDv7. */
   requestId?: string;
 };
+
+/**
+ * Checks of functions' declared args, by function name: each returns why the args are refused,
+ * or undefined. A request naming a function listed here is checked before it is published.
+ */
+export type FunctionArgsChecks = Readonly<
+  Record<string, (args: readonly string[]) => string | undefined>
+>;
+
+export interface PublishOptions {
+  /** The declared args of known functions (see `argsChecks` in `jobbridge/worker`). */
+  functionArgs?: FunctionArgsChecks;
+}
 
 /** What `publishJob` returns: the id to watch the job by, and Pub/Sub's message id. */
 export interface PublishedJob {
@@ -51,12 +64,15 @@ function topicFor(pubsub: PubSub, topic: string | Topic): Topic {
  * @param pubsub a client (pointed at the emulator in tests and locally)
  * @param topic a topic name or a Topic (pass a Topic to choose its batching options)
  * @param request the job request; `schemaVersion` defaults to 1
+ * @param options `functionArgs`: a request for a function listed there is also checked against
+ *   the function's declared args (a `ValidationError` on `args`, nothing published)
  * @returns the request id and the Pub/Sub message id
  */
 export async function publishJob(
   pubsub: PubSub,
   topic: string | Topic,
   request: JobRequestInput,
+  options: PublishOptions = {},
 ): Promise<PublishedJob> {
   const requestId = request.requestId ?? uuidv7();
   const parsed = parseJobRequest({
@@ -66,6 +82,17 @@ export async function publishJob(
   });
   if (!parsed.ok) throw parsed.error;
   const body = parsed.value;
+  const check =
+    body.function !== undefined &&
+    options.functionArgs &&
+    Object.hasOwn(options.functionArgs, body.function)
+      ? options.functionArgs[body.function]
+      : undefined;
+  const problem = check?.(body.args ?? []);
+  if (problem !== undefined)
+    throw new ValidationError('job request', [
+      { path: 'args', reason: `function ${body.function}: ${problem}` },
+    ]);
   const attributes: Record<string, string> = {
     schemaVersion: String(LIMITS.schemaVersion),
     job: body.job,

@@ -22,9 +22,25 @@ export interface TaskContext {
 /** A job function (sync or async). Throw to fail the attempt; throw a PermanentError to fail without retry. */
 export type JobFunction = (ctx: TaskContext) => unknown;
 
-/** A module of `functions/`: its default export is the function. */
+/**
+ * What a function declares about its args, next to its code: a parse function that returns the
+ * parsed value and throws an error naming the bad arg, or a zod schema of the string array. The
+ * producer (`publishJob()`, `jobbridge publish`) checks a request against it before publishing;
+ * the worker parses with it before running the function.
+ */
+export type ArgsDeclaration =
+  | ((args: readonly string[]) => unknown)
+  | { safeParse(args: unknown): { success: true } | { success: false; error: ZodLikeError } };
+
+/** The part of a zod error the check reads. */
+export interface ZodLikeError {
+  issues: readonly { path: readonly PropertyKey[]; message: string }[];
+}
+
+/** A module of `functions/`: its default export is the function, `args` its optional declaration. */
 export interface JobFunctionModule {
   default: JobFunction;
+  args?: ArgsDeclaration;
 }
 
 /** Function name → lazy import of its module, so a task loads only the function it runs. */

@@ -10,7 +10,7 @@ import { coerceError, isRetryableFirestoreError } from './errors.ts';
 import type { FunctionRegistry } from './function-types.ts';
 import { decideOutcome, type Ending } from './outcome.ts';
 import { ProgressWriter } from './progress-writer.ts';
-import { loadFunction } from './registry.ts';
+import { loadCheckedFunction } from './registry.ts';
 import { installSignalHandlers, type SignalSource } from './signals.ts';
 
 export interface RunTaskDeps {
@@ -88,7 +88,7 @@ export async function runTask(deps: RunTaskDeps): Promise<number> {
   } else {
     const run = (async (): Promise<Ending> => {
       try {
-        const fn = await loadFunction(deps.registry, deps.functionName);
+        const fn = await loadCheckedFunction(deps.registry, deps.functionName, deps.args);
         const ctx = createTaskContext({
           args: deps.args,
           taskIndex: config.taskIndex,

@@ -128,6 +128,70 @@ describe('jobbridge publish', () => {
     ]);
   });
 
+  it('refuses args that the function declares otherwise (simulate --duration 8s): the arg named, exit 2, nothing published', async () => {
+    const before = received.messages.length;
+    const { code, stdout, stderr } = await runCli(
+      [
+        'publish',
+        '--job',
+        'simulate',
+        '--function',
+        'simulate',
+        '--request-id',
+        'typo',
+        '--tasks',
+        '3',
+        '--',
+        '--duration',
+        '8s',
+      ],
+      env,
+    );
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.split('\n')[0]).toMatch(
+      /^error: invalid job request, nothing published: args \(args after --\): function simulate: Unknown option '--duration' \(simulate takes --steps N, /,
+    );
+    // Its declared args pass, and a function that declares none is not checked.
+    const good = await runCli(
+      [
+        'publish',
+        '--job',
+        'simulate',
+        '--function',
+        'simulate',
+        '--request-id',
+        'typed-ok',
+        '--',
+        '--steps',
+        '2',
+      ],
+      env,
+    );
+    expect(good.code, good.stderr).toBe(0);
+    const sentinel = await runCli(
+      [
+        'publish',
+        '--job',
+        'fan-out',
+        '--function',
+        'fan-out',
+        '--request-id',
+        'untyped',
+        '--',
+        '--duration',
+        '8s',
+      ],
+      env,
+    );
+    expect(sentinel.code, sentinel.stderr).toBe(0);
+    await received.until(() => bodyOf('untyped') !== undefined);
+    expect(received.messages.slice(before).map((m) => m.attributes.requestId)).toEqual([
+      'typed-ok',
+      'untyped',
+    ]);
+  });
+
   it('exits 2 on bad usage', async () => {
     const cases: [string[], RegExp][] = [
       [['publish'], /required option '--job <name>' not specified/],

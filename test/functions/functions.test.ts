@@ -95,6 +95,9 @@ describe('simulate', () => {
     expect(() => parseSimulateArgs(['--steps', 'x'])).toThrow(
       'simulate: --steps must be a non-negative integer, got x',
     );
+    expect(() => parseSimulateArgs(['--duration', '8s'])).toThrow(
+      "Unknown option '--duration' (simulate takes --steps N,",
+    );
     expect(() => parseSimulateArgs(['--bogus'])).toThrow(PermanentError);
   });
 });

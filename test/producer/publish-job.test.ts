@@ -2,6 +2,8 @@ import type { PubSub } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseJobRequest, ValidationError } from '../../src/contract/index.ts';
 import { ensureTopic, publishJob, uuidv7 } from '../../src/producer/index.ts';
+import { functions } from '../../functions/index.ts';
+import { argsChecks } from '../../src/worker/args.ts';
 import { testProjectId, testPubSub } from '../harness/google.ts';
 import { receive, type Received } from './received.ts';
 
@@ -107,6 +109,38 @@ describe('publishJob', () => {
     await received.until(() => byRequestId(sentinel.requestId) !== undefined);
     expect(received.messages.slice(before).map((m) => m.attributes.requestId)).toEqual([
       'sentinel-after-invalid',
+    ]);
+  });
+
+  it("checks a known function's declared args before publishing (simulate --duration 8s)", async () => {
+    const before = received.messages.length;
+    const functionArgs = await argsChecks(functions);
+    expect(Object.keys(functionArgs)).toEqual(['simulate']);
+    const err: unknown = await publishJob(
+      pubsub,
+      TOPIC,
+      { job: 'simulate', function: 'simulate', requestId: 'typo-args', args: ['--duration', '8s'] },
+      { functionArgs },
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).issues).toEqual([
+      {
+        path: 'args',
+        reason: expect.stringMatching(
+          /^function simulate: Unknown option '--duration' \(simulate takes /,
+        ) as string,
+      },
+    ]);
+    // Without the checks it is only the contract's business, as before: it is published.
+    await publishJob(pubsub, TOPIC, {
+      job: 'simulate',
+      function: 'simulate',
+      requestId: 'unchecked-args',
+      args: ['--duration', '8s'],
+    });
+    await received.until(() => byRequestId('unchecked-args') !== undefined);
+    expect(received.messages.slice(before).map((m) => m.attributes.requestId)).toEqual([
+      'unchecked-args',
     ]);
   });
 
