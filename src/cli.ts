@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { nodeVersionRefusal } from './node-version.ts';
+import { errorMessage } from './errors/coerce.ts';
 
 /**
  * Each subcommand lives in its own module under src/cli/ and is loaded only when run, so that
@@ -52,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : 2;
     }
     // One line: a client library's message can run to pages (gRPC retries, stacks).
-    const message = (err instanceof Error ? err.message : String(err))
+    const message = errorMessage(err)
       .split('\n')
       .map((line) => line.trim())
       .filter((line) => line !== '')

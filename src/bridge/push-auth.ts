@@ -1,6 +1,7 @@
 import { OAuth2Client } from 'google-auth-library';
 import type { AuthOutcome } from '../errors/outcomes.ts';
 import { VerifiedTokens } from './verified-tokens.ts';
+import { errorMessage } from '../errors/coerce.ts';
 
 /** Checks the `Authorization` header of a push request. */
 export interface PushVerifier {
@@ -25,7 +26,7 @@ export interface OidcVerifierOptions {
  * here rather than silently turning a bad token into a different status.
  */
 function classifyVerifyError(err: unknown): AuthOutcome {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   if (message.startsWith('Failed to retrieve verification certificates')) {
     return 'auth:certs-unavailable';
   }

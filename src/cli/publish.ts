@@ -5,6 +5,7 @@ import { publishJob, type JobRequestInput } from '../producer/index.ts';
 import { argsChecks } from '../worker/args.ts';
 import { out, readClientConfig, usageError, withPubSub } from './context.ts';
 import { integerAtLeast, keyValue } from './options.ts';
+import { errorMessage } from '../errors/index.ts';
 
 interface PublishFlags {
   job: string;
@@ -105,5 +106,5 @@ export function register(program: Command): void {
 }
 
 function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { errorMessage } from '../errors/coerce.ts';
 import { deniedEnvReason, envNameAllowed, ENV_NAME_PREFIX_PATTERN } from './env.ts';
 import { LIMITS } from './limits.ts';
 import {
@@ -120,7 +121,7 @@ export function parseJobPolicyText(text: string): Parsed<JobPolicies> {
   try {
     value = JSON.parse(text);
   } catch (err: unknown) {
-    const why = err instanceof Error ? err.message : String(err);
+    const why = errorMessage(err);
     return {
       ok: false,
       error: new ValidationError('job policy', [

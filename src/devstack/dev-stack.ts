@@ -20,6 +20,7 @@ import {
 } from './google-emulators.ts';
 import { formatLogLine } from './log-format.ts';
 import { DevStackError, resolvePorts } from './ports.ts';
+import { errorMessage } from '../errors/index.ts';
 
 /** Everything `jobbridge dev` can be told; ports of 0 are picked free. */
 export interface DevStackOptions {
@@ -85,7 +86,7 @@ function withThisNode(jobs: JobFile): JobFile {
 }
 
 function firstLine(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
+  const text = errorMessage(err);
   return text.split('\n')[0] ?? text;
 }
 
@@ -302,12 +303,7 @@ function startReconcileLoop(
         log(formatLogLine('reconcile', `${res.status} ${JSON.stringify(summary)}`));
       }
     } catch (err: unknown) {
-      log(
-        formatLogLine(
-          'reconcile',
-          `pass failed: ${err instanceof Error ? err.message : String(err)}`,
-        ),
-      );
+      log(formatLogLine('reconcile', `pass failed: ${errorMessage(err)}`));
     }
   };
   const timer = setInterval(() => {

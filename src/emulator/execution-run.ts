@@ -3,6 +3,9 @@ import { createWriteStream, mkdirSync, rmSync, type WriteStream } from 'node:fs'
 import { dirname, join } from 'node:path';
 import { TaskProcess, type AttemptEnd } from './task-process.ts';
 
+/** The exit code of a task process that succeeded. */
+const EXIT_SUCCESS = 0;
+
 /** What an execution runs, after the RunJob overrides were applied. */
 export interface ExecutionPlan {
   /** Full name `projects/P/locations/L/jobs/J/executions/E`. */
@@ -247,7 +250,7 @@ export class ExecutionRun {
     if (this.cancelRequested) {
       // A task stopped by CancelExecution counts as cancelled however it exited, as on Cloud Run.
       this.#end(task, 'cancelled');
-    } else if (end.code === 0 && !task.timedOut) {
+    } else if (end.code === EXIT_SUCCESS && !task.timedOut) {
       this.#end(task, 'succeeded');
     } else if (task.attempt < this.plan.maxRetries) {
       task.attempt++;

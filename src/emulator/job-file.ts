@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import type { EmulatorJobSpec, JobFile } from './api.ts';
+import { errorMessage } from '../errors/coerce.ts';
 import { reservedEnvName } from './overrides.ts';
 
 /** Cloud Run's own limits, so that a job file cannot describe a job Cloud Run would refuse. */
@@ -83,19 +84,13 @@ export async function loadJobFile(path: string): Promise<LoadedJobFile> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err: unknown) {
-    throw new Error(
-      `cannot read job file ${path}: ${err instanceof Error ? err.message : String(err)}`,
-      { cause: err },
-    );
+    throw new Error(`cannot read job file ${path}: ${errorMessage(err)}`, { cause: err });
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err: unknown) {
-    throw new Error(
-      `job file ${path} is not JSON: ${err instanceof Error ? err.message : String(err)}`,
-      { cause: err },
-    );
+    throw new Error(`job file ${path} is not JSON: ${errorMessage(err)}`, { cause: err });
   }
   const parsed = parseJobFile(raw, `job file ${path}`);
   const baseDir = dirname(resolve(path));

@@ -11,6 +11,7 @@ import { RunJobQuotas } from './quotas.ts';
 import { Registry } from './registry.ts';
 import { StatusError } from './status-error.ts';
 import type { OverridesMessage } from './overrides.ts';
+import { errorMessage } from '../errors/coerce.ts';
 
 const DEFAULT_KILL_GRACE_MS = 10_000;
 /** The PATH of Debian's base images. */
@@ -31,7 +32,7 @@ function unary(
         (response) => callback(null, response),
         (err: unknown) => {
           if (err instanceof StatusError) return callback({ code: err.code, details: err.message });
-          const message = err instanceof Error ? err.message : String(err);
+          const message = errorMessage(err);
           log(`[emulator] internal error: ${message}`);
           callback({ code: grpc.status.INTERNAL, details: message });
         },

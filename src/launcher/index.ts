@@ -12,4 +12,3 @@ export {
   type CloudRunLauncherConfig,
 } from './cloud-run-launcher.ts';
 export { createRunClients, type RunClients, type RunClientSettings } from './clients.ts';
-export { grpcCode, isRetryable } from './retryable.ts';

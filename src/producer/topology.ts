@@ -1,4 +1,5 @@
 import type { PubSub, SubscriptionMetadata, Topic } from '@google-cloud/pubsub';
+import { isAlreadyExists } from '../errors/grpc.ts';
 
 /** The Pub/Sub resources jobbridge needs, and the delivery policies we recommend. */
 export interface JobTopologyOptions {
@@ -33,14 +34,6 @@ export interface JobTopologyOptions {
   retryPolicy?: boolean;
   /** Default 60 s: the bridge answers well before, runJob is never awaited to completion. */
   ackDeadlineSeconds?: number;
-}
-
-const ALREADY_EXISTS = 6;
-
-function isAlreadyExists(err: unknown): boolean {
-  return (
-    typeof err === 'object' && err !== null && (err as { code?: unknown }).code === ALREADY_EXISTS
-  );
 }
 
 /** Returns the topic, creating it when missing. */

@@ -1,6 +1,7 @@
 import type { TaskProgress } from '../contract/documents.ts';
 import type { TaskOutcome } from '../store/task-document.ts';
-import { coerceError, isPermanent } from './errors.ts';
+import { coerceError } from '../errors/coerce.ts';
+import { isPermanent } from './errors.ts';
 
 /** Cloud Run's default maxRetries, assumed when the bridge did not pass JOBBRIDGE_MAX_RETRIES. */
 export const DEFAULT_MAX_RETRIES = 3;

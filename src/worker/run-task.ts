@@ -6,7 +6,7 @@ import { jobRef } from '../store/task-document.ts';
 import { beginAttempt, FencedError, markJobRunning, type TaskWriter } from '../store/task-store.ts';
 import type { WorkerConfig } from './config.ts';
 import { createTaskContext } from './context.ts';
-import { coerceError, isRetryableFirestoreError } from './errors.ts';
+import { coerceError, isRetryable } from '../errors/index.ts';
 import type { FunctionRegistry } from './function-types.ts';
 import { decideOutcome, type Ending } from './outcome.ts';
 import { ProgressWriter } from './progress-writer.ts';
@@ -77,7 +77,7 @@ export async function runTask(deps: RunTaskDeps): Promise<number> {
     log,
     intervalMs: config.progressIntervalMs,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
-    isRetryable: isRetryableFirestoreError,
+    isRetryable: (err) => isRetryable(err, 'firestore'),
     isFenced: (err) => err instanceof FencedError,
   });
   const aggregateTimer = keepAggregate ? startAggregateTimer(deps) : undefined;
@@ -214,7 +214,7 @@ async function withRetry<T>(log: Logger, what: string, fn: () => Promise<T>): Pr
     try {
       return await fn();
     } catch (err: unknown) {
-      if (!isRetryableFirestoreError(err) || tries >= 4) throw coerceError(err);
+      if (!isRetryable(err, 'firestore') || tries >= 4) throw coerceError(err);
       log.warn({ err, tries }, `${what}: transient Firestore error, retrying`);
       await delay(200 * 2 ** tries);
     }

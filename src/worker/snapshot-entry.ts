@@ -22,6 +22,7 @@ import './firestore-client.ts';
 import './run-task.ts';
 import '../../functions/index.ts';
 import { register } from '../cli/work.ts';
+import { errorMessage } from '../errors/coerce.ts';
 
 // @google-cloud/firestore requires its GAPIC layer (the v1 getter, @google-cloud/firestore-api
 // with its 2 MB protobuf module) and google-gax's REST fallback only on the first request:
@@ -41,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err: unknown) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    process.stderr.write(`jobbridge: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`jobbridge: ${errorMessage(err)}\n`);
     return 1;
   }
 }

@@ -4,17 +4,15 @@ import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../harness/leaks.ts';
 import { startRunEmulator, type StartedRunEmulator } from '../../src/emulator/index.ts';
-import {
-  CloudRunLauncher,
-  createRunClients,
-  isRetryable,
-  type RunClients,
-} from '../../src/launcher/index.ts';
+import { isRetryable as isRetryableFrom } from '../../src/errors/index.ts';
+import { CloudRunLauncher, createRunClients, type RunClients } from '../../src/launcher/index.ts';
 import { testProjectId } from '../harness/google.ts';
 import { until } from '../emulator/helpers.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
+
+const isRetryable = (err: unknown) => isRetryableFrom(err, 'cloud-run');
 
 const BLOCK = fileURLToPath(new URL('../emulator/fixtures/block.ts', import.meta.url));
 

@@ -2,7 +2,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.ts';
 import { beginAttempt, FencedError, type TaskWriter } from '../../src/store/task-store.ts';
 import { toTaskProgress } from '../../src/worker/context.ts';
-import { isRetryableFirestoreError } from '../../src/worker/errors.ts';
+import { isRetryable } from '../../src/errors/index.ts';
+
+const isRetryableFirestoreError = (err: unknown) => isRetryable(err, 'firestore');
 import { ProgressWriter } from '../../src/worker/progress-writer.ts';
 import { testFirestore, testProjectId } from '../harness/google.ts';
 import { readTask, waitFor } from './helpers.ts';
