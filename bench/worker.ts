@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Firestore } from '@google-cloud/firestore';
 import { startGoogleEmulator } from '../src/devstack/google-emulators.ts';
 import { silentLogger } from '../src/log.ts';
-import { parseWorkerConfig } from '../src/worker/config.ts';
+import { parseWorkerConfig } from '../src/config/index.ts';
 import { toTaskProgress } from '../src/worker/context.ts';
 import { createWorkerFirestore } from '../src/worker/firestore-client.ts';
 import { ProgressWriter } from '../src/worker/progress-writer.ts';

@@ -3,8 +3,8 @@ import { PubSub } from '@google-cloud/pubsub';
 
 /**
  * The one place the Firestore and Pub/Sub clients are created; callers pass in what their config
- * read from the environment. The clients themselves find the official emulators through
- * FIRESTORE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST.
+ * read from the environment (src/config), emulator hosts included: nothing here reads the
+ * environment itself.
  */
 export interface ClientTarget {
   /** Project id; the client's own discovery (credentials, metadata server) when omitted. */

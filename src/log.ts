@@ -13,6 +13,7 @@ const SEVERITY: Record<string, string> = {
 };
 
 export interface LoggerSettings {
+  /** The config's LOG_LEVEL (src/config); `info` when not given. */
   level?: string;
   /** Component name, logged as `component`. */
   name?: string;
@@ -26,7 +27,7 @@ export interface LoggerSettings {
  */
 export function createLogger(settings: LoggerSettings = {}): Logger {
   const options: LoggerOptions = {
-    level: settings.level ?? process.env.LOG_LEVEL ?? 'info',
+    level: settings.level ?? 'info',
     messageKey: 'message',
     base: settings.name ? { component: settings.name } : {},
     timestamp: pino.stdTimeFunctions.isoTime,

@@ -11,8 +11,8 @@ import {
 import { DEAD_LETTER_OUTCOMES, type DeadLetterOutcome } from '../errors/index.ts';
 import type { Launcher } from '../launcher/index.ts';
 import type { Logger } from '../log.ts';
+import { DEFAULT_RECONCILE_OPTIONS } from '../config/index.ts';
 import {
-  DEFAULT_RECONCILE_OPTIONS,
   endWithoutDispatch,
   RECONCILE_ERROR_CODES,
   settleDispatching,

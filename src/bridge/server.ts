@@ -10,7 +10,7 @@ import { DEFAULT_RECONCILE_OPTIONS, type ReconcileOptions } from '../reconciler/
 import { newOpCount, type OpCount } from '../store/job-ops.ts';
 import { JobQueue } from '../store/job-queue.ts';
 import { JobRepository } from '../store/job-repository.ts';
-import type { BridgeConfig } from './config.ts';
+import type { BridgeConfig } from '../config/index.ts';
 import { mountMaintenanceRoutes } from './maintenance-routes.ts';
 import {
   createOidcVerifier,

@@ -12,16 +12,17 @@ export interface CloudClients {
 
 /**
  * Creates the Firestore client and the Cloud Run clients with their launcher, pointed at Google
- * or at the emulators the environment names (FIRESTORE_EMULATOR_HOST, CLOUD_RUN_EMULATOR_HOST).
+ * or at the emulators the config names (FIRESTORE_EMULATOR_HOST, CLOUD_RUN_EMULATOR_HOST).
  */
 export function createCloudClients(config: {
   projectId: string;
   region: string;
   cloudRunEmulatorHost: string | undefined;
+  firestoreEmulatorHost: string | undefined;
 }): CloudClients {
   const firestore = createFirestore({
     projectId: config.projectId,
-    emulatorHost: process.env.FIRESTORE_EMULATOR_HOST,
+    emulatorHost: config.firestoreEmulatorHost,
   });
   const run = createRunClients({
     projectId: config.projectId,

@@ -2,46 +2,12 @@ import type { Firestore } from '@google-cloud/firestore';
 import type { PubSub } from '@google-cloud/pubsub';
 import { createFirestore, createPubSub } from '../google-clients.ts';
 import type { Command } from 'commander';
-import { DEFAULT_COLLECTION, FIXED_ENV } from '../contract/index.ts';
+import { FIXED_ENV } from '../contract/index.ts';
 import { ensureReachable } from './reachable.ts';
+import { readClientConfig, type ClientConfig } from '../config/index.ts';
 
-/** The default topic that producers publish job requests on. */
-export const DEFAULT_TOPIC = 'jobbridge-requests';
-/** Env var naming the topic (the `--topic` flag overrides it). */
-export const TOPIC_ENV = 'JOBBRIDGE_TOPIC';
-
-/** What the client commands (publish, status, watch, cancel, cost) read from the environment. */
-export interface ClientConfig {
-  /** GOOGLE_CLOUD_PROJECT; unset lets the Google clients find it from the credentials. */
-  projectId: string | undefined;
-  /** JOBBRIDGE_COLLECTION, default `jobs`. */
-  collection: string;
-  /** JOBBRIDGE_TOPIC, default `jobbridge-requests`. */
-  topic: string;
-  /** Set when the official emulators are used (the Google clients read these themselves). */
-  pubsubEmulatorHost: string | undefined;
-  firestoreEmulatorHost: string | undefined;
-}
-
-const nonEmpty = (value: string | undefined): string | undefined =>
-  value === undefined || value.trim() === '' ? undefined : value.trim();
-
-/** Reads the client commands' configuration: the one place they look at the environment. */
-export function readClientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
-  const collection = nonEmpty(env[FIXED_ENV.collection]) ?? DEFAULT_COLLECTION;
-  if (collection.includes('/')) {
-    throw new Error(
-      `${FIXED_ENV.collection} must be a top-level collection name without "/", got "${collection}"`,
-    );
-  }
-  return {
-    projectId: nonEmpty(env[FIXED_ENV.project]),
-    collection,
-    topic: nonEmpty(env[TOPIC_ENV]) ?? DEFAULT_TOPIC,
-    pubsubEmulatorHost: nonEmpty(env[FIXED_ENV.pubsubEmulatorHost]),
-    firestoreEmulatorHost: nonEmpty(env[FIXED_ENV.firestoreEmulatorHost]),
-  };
-}
+export { DEFAULT_TOPIC } from '../config/index.ts';
+export { readClientConfig, type ClientConfig };
 
 /** Runs `use` with a Firestore client and always closes it, so the CLI process can exit. */
 export async function withFirestore<T>(

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { createCloudClients } from './cloud-clients.ts';
 import { createLogger } from '../log.ts';
-import { loadReconcilerConfig, reconcileAll, RECONCILER_ENV } from '../reconciler/index.ts';
+import { loadReconcilerConfig, RECONCILER_ENV } from '../config/index.ts';
+import { reconcileAll } from '../reconciler/index.ts';
 
 /** `jobbridge reconcile`: one pass (following its cursor up to maxPages), then exits. */
 export function register(program: Command): void {
@@ -14,8 +15,8 @@ export function register(program: Command): void {
       `\nConfigured by GOOGLE_CLOUD_PROJECT, JOBBRIDGE_REGION, JOBBRIDGE_COLLECTION, CLOUD_RUN_EMULATOR_HOST and ${Object.values(RECONCILER_ENV).join(', ')}.\nExample:\n  $ JOBBRIDGE_RECONCILE_STALE_AFTER_MS=60000 jobbridge reconcile`,
     )
     .action(async (flags: { json?: boolean }) => {
-      const config = loadReconcilerConfig(process.env);
-      const log = createLogger({ name: 'reconciler', level: process.env.LOG_LEVEL ?? 'warn' });
+      const config = loadReconcilerConfig();
+      const log = createLogger({ name: 'reconciler', level: config.logLevel });
       const clients = createCloudClients(config);
       const { firestore, launcher } = clients;
       const counts: Record<string, number> = {};

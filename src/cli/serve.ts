@@ -1,19 +1,15 @@
 import { once } from 'node:events';
 import type { Command } from 'commander';
+import { buildBridgeServer } from '../bridge/server.ts';
 import {
   ConfigError,
   loadBridgeConfig,
   type BridgeConfig,
+  type ReconcileSettings,
   type TestFault,
-} from '../bridge/config.ts';
-import { buildBridgeServer } from '../bridge/server.ts';
+} from '../config/index.ts';
 import { createCloudClients } from './cloud-clients.ts';
 import { createLogger, type Logger } from '../log.ts';
-import {
-  loadReconcilerConfig,
-  ReconcilerConfigError,
-  type ReconcileOptions,
-} from '../reconciler/index.ts';
 
 /**
  * The crash points of the crash-safety tests: the process dies exactly as a SIGKILL'd instance
@@ -50,7 +46,7 @@ async function shutdown(
 /** Runs the bridge until SIGTERM or SIGINT. */
 export async function runServe(
   config: BridgeConfig,
-  reconcile?: ReconcileOptions & { maxPages: number },
+  reconcile: ReconcileSettings | undefined = config.reconcile,
 ): Promise<void> {
   const logger = createLogger({ level: config.logLevel, name: 'bridge' });
   if (config.pushAuth.mode === 'insecure') {
@@ -96,18 +92,15 @@ export function register(program: Command): void {
     )
     .action(async () => {
       let config: BridgeConfig;
-      let reconcile: ReconcileOptions & { maxPages: number };
       try {
-        config = loadBridgeConfig(process.env);
         // POST /reconcile runs the same pass as `jobbridge reconcile`, with the same settings.
-        const reconciler = loadReconcilerConfig(process.env);
-        reconcile = { ...reconciler.options, maxPages: reconciler.maxPages };
+        config = loadBridgeConfig();
       } catch (err: unknown) {
-        if (!(err instanceof ConfigError) && !(err instanceof ReconcilerConfigError)) throw err;
+        if (!(err instanceof ConfigError)) throw err;
         process.stderr.write(`jobbridge serve: ${err.message}\n`);
         process.exitCode = 1;
         return;
       }
-      await runServe(config, reconcile);
+      await runServe(config);
     });
 }

@@ -26,21 +26,23 @@ async function work(name: string, args: string[]): Promise<number> {
   // Start the heavy import first: it is the critical path of cold start.
   const firestoreModule = import('../worker/firestore-client.ts');
   firestoreModule.catch(() => undefined);
-  const [{ createLogger }, { parseWorkerConfig, ConfigError }, heap, reexec] = await Promise.all([
-    import('../log.ts'),
-    import('../worker/config.ts'),
-    import('../worker/heap.ts'),
-    import('../worker/reexec.ts'),
-  ]);
-  const rootLog = createLogger({ name: 'worker' });
+  const [{ createLogger }, { parseWorkerConfig }, { ConfigError }, heap, reexec] =
+    await Promise.all([
+      import('../log.ts'),
+      import('../config/worker.ts'),
+      import('../config/env-reader.ts'),
+      import('../worker/heap.ts'),
+      import('../worker/reexec.ts'),
+    ]);
   let config;
   try {
-    config = parseWorkerConfig(process.env);
+    config = parseWorkerConfig();
   } catch (err: unknown) {
     if (!(err instanceof ConfigError)) throw err;
-    rootLog.fatal({ field: err.field }, err.message);
+    createLogger({ name: 'worker' }).fatal({ field: err.field }, err.message);
     return 2;
   }
+  const rootLog = createLogger({ name: 'worker', level: config.logLevel });
   const log = rootLog.child({
     job: config.job,
     execution: config.execution,
@@ -53,9 +55,9 @@ async function work(name: string, args: string[]): Promise<number> {
     containerLimitBytes,
     percentage: config.heapPercentage,
     execArgv: process.execArgv,
-    nodeOptions: process.env.NODE_OPTIONS,
+    nodeOptions: config.nodeOptions,
   });
-  if (plan.resizeToMiB !== undefined && process.env[reexec.HEAP_SIZED_ENV] !== '1') {
+  if (plan.resizeToMiB !== undefined && !config.heapSized) {
     log.info(
       { heapLimitBytes: plan.heapLimitBytes, containerLimitBytes, resizeToMiB: plan.resizeToMiB },
       'heap not sized for the container: re-executing',

@@ -1,4 +1,4 @@
-import { BRIDGE_ENV } from '../bridge/config.ts';
+import { BRIDGE_ENV, RECONCILER_ENV } from '../config/index.ts';
 import { FIXED_ENV } from '../contract/index.ts';
 import {
   CLOUD_RUN_DEFAULT_QUOTAS,
@@ -9,7 +9,6 @@ import {
 } from '../emulator/index.ts';
 import { createFirestore, createPubSub } from '../google-clients.ts';
 import { createLogger } from '../log.ts';
-import { RECONCILER_ENV } from '../reconciler/config.ts';
 import { ensureJobTopology, publishJob, type JobTopologyOptions } from '../producer/index.ts';
 import { startUi, type UiServerDeps } from '../ui/index.ts';
 import { startBridgeProcess } from './bridge-process.ts';
@@ -257,7 +256,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   }
 }
 
-/** `jobbridge serve` is configured by env only (src/bridge/config.ts). */
+/** `jobbridge serve` is configured by env only (src/config/bridge.ts). */
 function bridgeEnv(
   options: DevStackOptions,
   at: { bridge: number; jobs: string[]; firestore: string; run: string },

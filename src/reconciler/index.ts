@@ -1,11 +1,4 @@
-export {
-  DEFAULT_RECONCILE_OPTIONS,
-  loadReconcilerConfig,
-  RECONCILER_ENV,
-  ReconcilerConfigError,
-  type ReconcileOptions,
-  type ReconcilerConfig,
-} from './config.ts';
+export { DEFAULT_RECONCILE_OPTIONS, type ReconcileOptions } from '../config/index.ts';
 export {
   executionOutcome,
   RECONCILE_ERROR_CODES,

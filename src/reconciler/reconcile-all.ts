@@ -1,6 +1,6 @@
 import { dispatchAllQueued, type QueueDeps, type QueuedDispatch } from '../dispatch/index.ts';
 import type { LaunchLimiter } from '../dispatch/limiter.ts';
-import type { ReconcileOptions } from './config.ts';
+import type { ReconcileOptions } from '../config/index.ts';
 import type { JobAction } from './reconcile-job.ts';
 import { reconcile, type ReconcileDeps } from './reconcile.ts';
 

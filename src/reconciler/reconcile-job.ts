@@ -5,7 +5,7 @@ import type { ExecutionSummary, Launcher } from '../launcher/index.ts';
 import { JobReconciles } from '../store/job-reconcile-store.ts';
 import type { JobView } from '../store/job-view.ts';
 import type { JobReconcileStore } from '../store/port.ts';
-import type { ReconcileOptions } from './config.ts';
+import type { ReconcileOptions } from '../config/index.ts';
 import { executionOutcome, RECONCILE_ERROR_CODES } from './execution-outcome.ts';
 
 /** What the reconciler did with one job. */

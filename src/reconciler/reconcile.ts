@@ -5,7 +5,7 @@ import type { Logger } from '../log.ts';
 import { JobReconciles } from '../store/job-reconcile-store.ts';
 import type { JobView } from '../store/job-view.ts';
 import type { ReconcilePage } from '../store/port.ts';
-import { DEFAULT_RECONCILE_OPTIONS, type ReconcileOptions } from './config.ts';
+import { DEFAULT_RECONCILE_OPTIONS, type ReconcileOptions } from '../config/index.ts';
 import { decodeCursor, encodeCursor, type ReconcileCursor } from './cursor.ts';
 import { reconcileJob, type JobAction } from './reconcile-job.ts';
 

@@ -23,6 +23,8 @@ export function createWorkerFirestore(input: {
     const authClient = new OAuth2Client();
     authClient.setCredentials({ access_token: 'owner' });
     settings.authClient = authClient;
+    settings.host = input.emulatorHost;
+    settings.ssl = false;
   }
   return new Firestore(settings);
 }

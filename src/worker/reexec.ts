@@ -14,7 +14,7 @@ export function reexecWithHeap(mib: number): Promise<number> {
   const child = spawn(
     process.execPath,
     [`--max-old-space-size=${mib}`, ...process.execArgv, ...process.argv.slice(1)],
-    { stdio: 'inherit', env: { ...process.env, [HEAP_SIZED_ENV]: '1' } },
+    { stdio: 'inherit', env: { ...process.env, [HEAP_SIZED_ENV]: 'true' } },
   );
   const forwarders = FORWARDED.map((signal) => {
     const forward = (): void => {

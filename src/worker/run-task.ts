@@ -4,7 +4,7 @@ import type { Logger } from '../log.ts';
 import { recordTaskEnd, refreshJobAggregate } from '../store/aggregate.ts';
 import { jobRef } from '../store/task-document.ts';
 import { beginAttempt, FencedError, markJobRunning, type TaskWriter } from '../store/task-store.ts';
-import type { WorkerConfig } from './config.ts';
+import type { WorkerConfig } from '../config/index.ts';
 import { createTaskContext } from './context.ts';
 import { coerceError, isRetryable } from '../errors/index.ts';
 import type { FunctionRegistry } from './function-types.ts';

@@ -15,7 +15,7 @@ import { Command, CommanderError } from 'commander';
 import * as firestoreModule from '@google-cloud/firestore';
 import * as gaxFallback from 'google-gax/fallback';
 import '../log.ts';
-import './config.ts';
+import '../config/worker.ts';
 import './heap.ts';
 import './reexec.ts';
 import './firestore-client.ts';

@@ -1,4 +1,4 @@
-import type { BridgeConfig } from '../../src/bridge/config.ts';
+import type { BridgeConfig } from '../../src/config/index.ts';
 import { DEFAULT_JOB_POLICY, type JobPolicies } from '../../src/contract/index.ts';
 
 /** The job the test bridges allow, and the region their launcher uses. */
@@ -47,6 +47,7 @@ export function bridgeConfig(
     },
     logLevel: 'info',
     cloudRunEmulatorHost: undefined,
+    firestoreEmulatorHost: undefined,
     testFault: undefined,
     ...overrides,
   };

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadBridgeConfig } from '../../src/bridge/config.ts';
+import { ConfigError, loadBridgeConfig } from '../../src/config/index.ts';
 import {
   isAck,
   OUTCOMES,

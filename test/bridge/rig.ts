@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
 import type { protos } from '@google-cloud/run';
-import type { BridgeConfig } from '../../src/bridge/config.ts';
+import type { BridgeConfig } from '../../src/config/index.ts';
 import type { LaunchLimiter } from '../../src/dispatch/limiter.ts';
 import type { PushVerifier } from '../../src/bridge/push-auth.ts';
 import {

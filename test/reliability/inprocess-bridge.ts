@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Firestore } from '@google-cloud/firestore';
-import type { BridgeConfig } from '../../src/bridge/config.ts';
+import type { BridgeConfig } from '../../src/config/index.ts';
 import type { PushVerifier } from '../../src/bridge/push-auth.ts';
 import { buildBridgeServer, type BridgeServer } from '../../src/bridge/server.ts';
 import { BRIDGE_EXECUTION_ENV } from '../../src/contract/index.ts';

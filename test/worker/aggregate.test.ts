@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.ts';
-import { parseWorkerConfig } from '../../src/worker/config.ts';
+import { parseWorkerConfig } from '../../src/config/index.ts';
 import { PermanentError } from '../../src/worker/errors.ts';
 import { createWorkerFirestore } from '../../src/worker/firestore-client.ts';
 import type { FunctionRegistry } from '../../src/worker/function-types.ts';

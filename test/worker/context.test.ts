@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/contract/limits.ts';
-import { ConfigError, parseWorkerConfig } from '../../src/worker/config.ts';
+import { ConfigError, parseWorkerConfig } from '../../src/config/index.ts';
 import { shard, toTaskProgress } from '../../src/worker/context.ts';
 import { PermanentError } from '../../src/worker/errors.ts';
 import { decideOutcome } from '../../src/worker/outcome.ts';
