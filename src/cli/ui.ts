@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { JobSnapshot } from '../consumer/index.ts';
 import { observedUsage } from '../cost/observed.ts';
 import { costOfTaskSeconds, formatDollars, TIER1_PRICES } from '../cost/pricing.ts';
+import { readUiEnv } from '../config/index.ts';
 import { createFirestore } from '../google-clients.ts';
 import { createLogger } from '../log.ts';
 import { startUi, type JobCost } from '../ui/index.ts';
@@ -20,6 +21,8 @@ interface UiFlags {
 
 /** Env var naming the bridge whose `GET /limitz` the jobs page shows (`--bridge-url`). */
 export const BRIDGE_URL_ENV = 'JOBBRIDGE_BRIDGE_URL';
+
+const uiEnv = (): ReturnType<typeof readUiEnv> => readUiEnv();
 
 /** A job's cost from its recorded task times, at one task size and the Tier-1 prices. */
 export function recordedCost(size: {
@@ -47,20 +50,15 @@ const port = (value: string): number => {
 
 /** `jobbridge ui`: the dashboard over the job documents, until SIGTERM or SIGINT. */
 export function register(program: Command): void {
-  const envPort = process.env.PORT;
+  const { port: envPort } = uiEnv();
   program
     .command('ui')
     .description('serve the dashboard: jobs and job pages, live from Firestore')
-    .option(
-      '--port <port>',
-      'port to listen on (env PORT, as on Cloud Run)',
-      port,
-      envPort ? port(envPort) : 8090,
-    )
+    .option('--port <port>', 'port to listen on (env PORT, as on Cloud Run)', port, envPort ?? 8090)
     .option(
       '--host <address>',
       'address to listen on (0.0.0.0 when PORT is set, as on Cloud Run)',
-      envPort ? '0.0.0.0' : '127.0.0.1',
+      envPort !== undefined ? '0.0.0.0' : '127.0.0.1',
     )
     .option('--allow-cancel', 'show the cancel button and accept cancels (read-only otherwise)')
     .option(
@@ -85,7 +83,7 @@ export function register(program: Command): void {
         projectId: config.projectId,
         emulatorHost: config.firestoreEmulatorHost,
       });
-      const bridgeUrl = flags.bridgeUrl ?? process.env[BRIDGE_URL_ENV];
+      const bridgeUrl = flags.bridgeUrl ?? uiEnv().bridgeUrl;
       try {
         const ui = await startUi({
           firestore,

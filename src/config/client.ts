@@ -29,3 +29,18 @@ export function readClientConfig(env: Env = process.env): ClientConfig {
   issues.throwIfAny();
   return v;
 }
+
+/** What `jobbridge ui` reads besides the client config: its defaults for `--port`, `--bridge-url`. */
+export interface UiEnv {
+  /** PORT, when set (Cloud Run's convention: then listen on all addresses). */
+  port: number | undefined;
+  bridgeUrl: string | undefined;
+}
+
+/** Reads `jobbridge ui`'s own variables; a ConfigError names every variable at fault. */
+export function readUiEnv(env: Env = process.env): UiEnv {
+  const issues = new Issues();
+  const v = readVariables(env, pick('uiPort', 'bridgeUrl'), issues);
+  issues.throwIfAny();
+  return { port: v.uiPort, bridgeUrl: v.bridgeUrl };
+}

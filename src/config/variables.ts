@@ -67,6 +67,14 @@ export const VARIABLES = {
     'at most this many jobs of one concurrencyKey dispatched or running; 0 turns it off',
   ),
 
+  // The dashboard (`jobbridge ui`).
+  uiPort: v(FIXED_ENV.port, optionalInteger(0, 65_535), "the dashboard's port, as on Cloud Run"),
+  bridgeUrl: v(
+    'JOBBRIDGE_BRIDGE_URL',
+    text(),
+    'the bridge whose GET /limitz the jobs page shows (--bridge-url)',
+  ),
+
   // The bridge (`jobbridge serve`).
   jobs: v(FIXED_ENV.jobs, text(), 'comma-separated job names the bridge may run'),
   insecurePush: v(FIXED_ENV.insecurePush, flag(), 'turns push OIDC verification off'),

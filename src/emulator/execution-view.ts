@@ -149,13 +149,16 @@ const TASK_STATE: Record<TaskRecord['state'], string> = {
   cancelled: 'CONDITION_FAILED',
 };
 
+/** The exit code of a task process that succeeded. */
+const EXIT_SUCCESS = 0;
+
 /** google.rpc.Code numbers used in a task's lastAttemptResult. */
 const CODE = { OK: 0, CANCELLED: 1, UNKNOWN: 2, DEADLINE_EXCEEDED: 4 } as const;
 
 function lastAttemptResult(task: TaskRecord): Record<string, unknown> | null {
   const end = task.lastEnd;
   if (!end) return null;
-  const ok = end.code === 0 && !task.timedOut;
+  const ok = end.code === EXIT_SUCCESS && !task.timedOut;
   const code = ok
     ? CODE.OK
     : task.state === 'cancelled'

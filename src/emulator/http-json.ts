@@ -11,6 +11,7 @@ import {
 } from 'proto3-json-serializer';
 import { protoFiles, protoRoots } from './protos.ts';
 import { StatusError } from './status-error.ts';
+import { errorMessage } from '../errors/coerce.ts';
 
 /**
  * The v2 REST surface (HTTP/1.1 + JSON) of the emulator, derived from the protos: every method
@@ -218,7 +219,7 @@ export class HttpJsonGateway {
       } catch (err: unknown) {
         throw new StatusError(
           status.INVALID_ARGUMENT,
-          `Invalid JSON payload received. ${err instanceof Error ? err.message : String(err)}`,
+          `Invalid JSON payload received. ${errorMessage(err)}`,
         );
       }
       const request = requestType.toObject(message, TO_OBJECT);
@@ -230,7 +231,7 @@ export class HttpJsonGateway {
       this.#send(res, 200, body ?? {});
     } catch (err: unknown) {
       const code = err instanceof StatusError ? err.code : status.INTERNAL;
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       if (!(err instanceof StatusError))
         this.#log(
           `[emulator] internal error: ${err instanceof Error ? (err.stack ?? message) : message}`,
@@ -258,7 +259,7 @@ export class HttpJsonGateway {
       } catch (err: unknown) {
         throw new StatusError(
           status.INVALID_ARGUMENT,
-          `Invalid JSON payload received. ${err instanceof Error ? err.message : String(err)}`,
+          `Invalid JSON payload received. ${errorMessage(err)}`,
         );
       }
       if (route.body === '*') {

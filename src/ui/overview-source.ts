@@ -1,6 +1,7 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { queueSummary } from '../consumer/index.ts';
 import type { Overview } from './jobs-view.ts';
+import { errorMessage } from '../errors/coerce.ts';
 
 export interface OverviewSourceOptions {
   firestore: Firestore;
@@ -71,5 +72,5 @@ async function readLimitz(bridgeUrl: string): Promise<Record<string, unknown>> {
 }
 
 function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }

@@ -29,6 +29,7 @@ import { page } from './layout.ts';
 import { OverviewSource } from './overview-source.ts';
 import { publishBody, readFields, requestFromFields, type Publish } from './publish-form.ts';
 import { openEventStream, type EventStream } from './sse.ts';
+import { errorMessage } from '../errors/coerce.ts';
 
 export interface UiServerDeps {
   firestore: Firestore;
@@ -95,7 +96,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 }
 
 function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }
 
 /**
