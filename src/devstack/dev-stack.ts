@@ -61,6 +61,8 @@ export interface DevStack {
   readonly deadLetterPushSubscription: string;
   readonly jobs: readonly string[];
   readonly hosts: { pubsub: string; firestore: string; run: string; bridge: string };
+  /** Where the Cloud Run Jobs emulator keeps each task's output (the Tasks' `logUri`). */
+  readonly runLogDir: string;
   /** The dashboard's jobs page. */
   readonly uiUrl: string;
   /** What `jobbridge publish / watch / status` need: print it as `export …`. */
@@ -235,6 +237,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         bridge: `127.0.0.1:${ports.bridge}`,
       },
       uiUrl: ui.url,
+      runLogDir: run.logDir,
       clientEnv: {
         [FIXED_ENV.project]: options.projectId,
         [FIXED_ENV.pubsubEmulatorHost]: google.pubsub.host,

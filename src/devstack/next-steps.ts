@@ -29,7 +29,7 @@ export function exportLine(env: Readonly<Record<string, string>>): string {
 /** What `jobbridge dev` prints once everything runs: where each part is, and what to run next. */
 export function nextSteps(stack: DevStack, jobFile: string, cwd = process.cwd()): string[] {
   const cli = cliCommand(cwd);
-  // Tasks run in the job file's folder, so the example's inputs are given as absolute paths.
+  // Tasks run in scratch folders of their own, so the example's inputs are given as absolute paths.
   const inputs = EXAMPLE_INPUTS.map((f) => `${ROOT}${f}`).join(' ');
   return [
     `${READY_LINE} (project ${stack.projectId})`,
@@ -37,6 +37,7 @@ export function nextSteps(stack: DevStack, jobFile: string, cwd = process.cwd())
     `                           dead letters: topic ${stack.deadLetterTopic}, pull subscription ${stack.deadLetterSubscription}, push → bridge /pubsub/dead-letter`,
     `  Firestore emulator       ${stack.hosts.firestore}  collection ${stack.clientEnv.JOBBRIDGE_COLLECTION ?? 'jobs'}`,
     `  Cloud Run Jobs emulator  ${stack.hosts.run}  jobs ${stack.jobs.join(', ')} (${relative(cwd, jobFile) || jobFile})`,
+    `                           task logs: ${stack.runLogDir}/{execution}/task-{index}.log (gRPC and HTTP/JSON on this port)`,
     `  bridge                   http://${stack.hosts.bridge}/pubsub/push (push auth off: local only)`,
     `  dashboard                ${stack.uiUrl}/ (jobbridge ui, cancel allowed)`,
     '',

@@ -1,11 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import { ExecutionsClient, JobsClient } from '@google-cloud/run';
+import { ExecutionsClient, JobsClient, TasksClient } from '@google-cloud/run';
 import { reuseGeneratedDecoders } from './lro-decoders.ts';
 
 export interface RunClients {
   jobs: JobsClient;
   executions: ExecutionsClient;
-  /** Closes both clients' channels. */
+  tasks: TasksClient;
+  /** Closes the clients' channels. */
   close(): Promise<void>;
 }
 
@@ -24,7 +25,7 @@ function splitHost(hostPort: string): { apiEndpoint: string; port: number } {
 }
 
 /**
- * Creates the JobsClient and ExecutionsClient, pointed at Google or, when `emulatorHost` is
+ * Creates the JobsClient, ExecutionsClient and TasksClient, pointed at Google or, when `emulatorHost` is
  * given, at the emulator over plaintext gRPC. Create once in the CLI layer and pass them down.
  */
 export function createRunClients(settings: RunClientSettings = {}): RunClients {
@@ -42,13 +43,15 @@ export function createRunClients(settings: RunClientSettings = {}): RunClients {
     : base;
   const jobs = new JobsClient(options);
   const executions = new ExecutionsClient(options);
+  const tasks = new TasksClient(options);
   reuseGeneratedDecoders(jobs.descriptors);
   reuseGeneratedDecoders(executions.descriptors);
   return {
     jobs,
     executions,
+    tasks,
     async close() {
-      await Promise.all([jobs.close(), executions.close()]);
+      await Promise.all([jobs.close(), executions.close(), tasks.close()]);
     },
   };
 }

@@ -1,10 +1,11 @@
-import type { ExecutionsClient, JobsClient, protos } from '@google-cloud/run';
+import type { ExecutionsClient, JobsClient, TasksClient, protos } from '@google-cloud/run';
 import type {
   ExecutionSummary,
   JobInfo,
   LaunchRequest,
   LaunchResult,
   Launcher,
+  TaskSummary,
 } from './launcher.ts';
 
 type IExecution = protos.google.cloud.run.v2.IExecution;
@@ -21,6 +22,7 @@ export interface CloudRunLauncherConfig {
 export interface CloudRunLauncherClients {
   jobs: JobsClient;
   executions: ExecutionsClient;
+  tasks: TasksClient;
 }
 
 const CONDITION_STATES = [
@@ -78,6 +80,30 @@ export function summarizeExecution(execution: IExecution): ExecutionSummary {
       reason: enumName(c.executionReason, EXECUTION_REASONS) ?? enumName(c.reason, []),
       message: c.message ?? undefined,
     })),
+  };
+}
+
+/** Maps a Cloud Run Task message to the port's summary. */
+export function summarizeTask(task: protos.google.cloud.run.v2.ITask): TaskSummary {
+  const completed = (task.conditions ?? []).find((c) => c.type === 'Completed');
+  const conditionState = enumName(completed?.state, CONDITION_STATES);
+  const reason = enumName(completed?.executionReason, EXECUTION_REASONS);
+  const startTime = toDate(task.startTime);
+  const completionTime = toDate(task.completionTime);
+  let state: TaskSummary['state'];
+  if (conditionState === 'CONDITION_SUCCEEDED') state = 'succeeded';
+  else if (conditionState === 'CONDITION_FAILED')
+    state = reason === 'CANCELLED' || reason === 'CANCELLING' ? 'cancelled' : 'failed';
+  else state = startTime === undefined ? 'pending' : 'running';
+  return {
+    index: task.index ?? 0,
+    state,
+    retried: task.retried ?? 0,
+    exitCode: task.lastAttemptResult?.exitCode ?? 0,
+    termSignal: task.lastAttemptResult?.termSignal ?? 0,
+    ...(completed?.message ? { message: completed.message } : {}),
+    ...(startTime ? { startTime } : {}),
+    ...(completionTime ? { completionTime } : {}),
   };
 }
 
@@ -148,6 +174,16 @@ export class CloudRunLauncher implements Launcher {
   async getExecution(executionName: string): Promise<ExecutionSummary> {
     const [execution] = await this.#clients.executions.getExecution({ name: executionName });
     return summarizeExecution(execution);
+  }
+
+  async listTasks(executionName: string): Promise<TaskSummary[]> {
+    const tasks: TaskSummary[] = [];
+    for await (const task of this.#clients.tasks.listTasksAsync({
+      parent: executionName,
+      pageSize: 500,
+    }))
+      tasks.push(summarizeTask(task));
+    return tasks.sort((a, b) => a.index - b.index);
   }
 
   async cancelExecution(executionName: string): Promise<void> {

@@ -4,10 +4,12 @@ export type {
   LaunchRequest,
   LaunchResult,
   Launcher,
+  TaskSummary,
 } from './launcher.ts';
 export {
   CloudRunLauncher,
   summarizeExecution,
+  summarizeTask,
   type CloudRunLauncherClients,
   type CloudRunLauncherConfig,
 } from './cloud-run-launcher.ts';

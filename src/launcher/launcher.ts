@@ -43,6 +43,22 @@ export interface ExecutionSummary {
   conditions: { type: string; state: string; reason?: string; message?: string }[];
 }
 
+/** One task of an execution as Cloud Run reports it (Tasks.ListTasks). */
+export interface TaskSummary {
+  index: number;
+  /** From the task's `Completed` condition; `pending` when it never started. */
+  state: 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  /** How many times Cloud Run retried it: its last attempt's number. */
+  retried: number;
+  /** The last attempt's exit code and termination signal (0 when there was none). */
+  exitCode: number;
+  termSignal: number;
+  /** Why it ended, in Cloud Run's words (the `Completed` condition's message). */
+  message?: string;
+  startTime?: Date;
+  completionTime?: Date;
+}
+
 export interface JobInfo {
   name: string;
   /** The job template's maxRetries: how many times Cloud Run retries a failed task. */
@@ -56,6 +72,8 @@ export interface Launcher {
   /** Executions of `job` whose template env has `name=value`, newest first (bounded scan). */
   findExecutionsByEnv(job: string, name: string, value: string): Promise<ExecutionSummary[]>;
   getExecution(executionName: string): Promise<ExecutionSummary>;
+  /** Every task of an execution, by index: Cloud Run's per-task truth. */
+  listTasks(executionName: string): Promise<TaskSummary[]>;
   cancelExecution(executionName: string): Promise<void>;
   getJob(job: string): Promise<JobInfo>;
 }

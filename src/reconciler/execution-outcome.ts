@@ -1,5 +1,6 @@
 import type { ErrorInfo } from '../contract/index.ts';
-import type { ExecutionSummary } from '../launcher/index.ts';
+import type { ExecutionSummary, TaskSummary } from '../launcher/index.ts';
+import type { TaskEnd } from '../store/port.ts';
 
 /** Stable failure codes the reconciler records (docs/operations.md, "Reconciler"). */
 export const RECONCILE_ERROR_CODES = {
@@ -12,6 +13,10 @@ export const RECONCILE_ERROR_CODES = {
   executionMissing: 'execution-missing',
   leaseExpired: 'lease-expired',
   deadLettered: 'dead-lettered',
+  /** A task ended by a signal (SIGKILL from outside, an abort) without another reason given. */
+  killed: 'killed',
+  /** A task Cloud Run never started (the execution ended or was cancelled first). */
+  neverStarted: 'never-started',
 } as const;
 
 /** The terminal state an ended execution implies, with the reason when it did not succeed. */
@@ -78,4 +83,69 @@ export function executionOutcome(execution: ExecutionSummary): ExecutionOutcome 
     state: 'failed',
     error: { code, message: `${counts}: ${message || 'no message from Cloud Run'}`.slice(0, 1000) },
   };
+}
+
+/** How many tasks a failed job's message names one by one. */
+const DESCRIBED_TASKS = 10;
+/** How many task documents one reconcile of a job may correct. */
+const MAX_TASK_ENDS = 500;
+
+function taskReason(task: TaskSummary): { code: string; message: string } {
+  const message = (task.message ?? '').replace(/^Task \S+ failed with message: /, '');
+  if (task.state === 'cancelled')
+    return { code: RECONCILE_ERROR_CODES.cancelled, message: message || 'cancelled' };
+  if (task.state === 'pending')
+    return {
+      code: RECONCILE_ERROR_CODES.neverStarted,
+      message: 'Cloud Run never started this task before the execution ended',
+    };
+  const matched = REASONS.find((r) => r.pattern.test(message));
+  if (matched) return { code: matched.code, message };
+  if (task.termSignal > 0 || /terminated by SIG/.test(message))
+    return { code: RECONCILE_ERROR_CODES.killed, message: message || `signal ${task.termSignal}` };
+  return {
+    code: RECONCILE_ERROR_CODES.nonZeroExit,
+    message: message || `exit code ${task.exitCode}`,
+  };
+}
+
+const list = (tasks: TaskSummary[]): string => tasks.map((t) => t.index).join(', ');
+
+/**
+ * Cloud Run's per-task truth of an ended execution: which task indexes failed and why, which
+ * never started, and the end each task document should hold.
+ */
+export function taskTruth(
+  executionName: string,
+  tasks: TaskSummary[],
+  completionTime: Date,
+): { summary: string; ends: TaskEnd[] } {
+  const failed = tasks.filter((t) => t.state === 'failed');
+  const cancelled = tasks.filter((t) => t.state === 'cancelled');
+  const neverStarted = tasks.filter((t) => t.state === 'pending');
+  const parts: string[] = [];
+  if (failed.length > 0) {
+    const described = failed
+      .slice(0, DESCRIBED_TASKS)
+      .map((t) => `task ${t.index} (attempt ${t.retried}): ${taskReason(t).message}`)
+      .join('; ');
+    const more =
+      failed.length > DESCRIBED_TASKS ? `; and ${failed.length - DESCRIBED_TASKS} more` : '';
+    parts.push(`task(s) ${list(failed.slice(0, 100))} failed: ${described}${more}`);
+  }
+  if (cancelled.length > 0) parts.push(`task(s) ${list(cancelled.slice(0, 100))} cancelled`);
+  if (neverStarted.length > 0)
+    parts.push(`task(s) ${list(neverStarted.slice(0, 100))} never started`);
+  const ends: TaskEnd[] = tasks
+    .filter((t) => t.state !== 'running')
+    .slice(0, MAX_TASK_ENDS)
+    .map((t) => ({
+      taskIndex: t.index,
+      attempt: t.retried,
+      state: t.state === 'succeeded' ? 'succeeded' : 'failed',
+      error: t.state === 'succeeded' ? null : taskReason(t),
+      finishedAt: t.completionTime ?? completionTime,
+      execution: executionName.split('/').at(-1) ?? executionName,
+    }));
+  return { summary: parts.join('; '), ends };
 }

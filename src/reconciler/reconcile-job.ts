@@ -6,7 +6,7 @@ import { JobReconciles } from '../store/job-reconcile-store.ts';
 import type { JobView } from '../store/job-view.ts';
 import type { JobReconcileStore } from '../store/port.ts';
 import type { ReconcileOptions } from '../config/index.ts';
-import { executionOutcome, RECONCILE_ERROR_CODES } from './execution-outcome.ts';
+import { executionOutcome, RECONCILE_ERROR_CODES, taskTruth } from './execution-outcome.ts';
 
 /** What the reconciler did with one job. */
 export type ActionKind =
@@ -181,8 +181,29 @@ async function reconcileExecution(ctx: JobContext, view: JobView): Promise<JobAc
   const outcome = executionOutcome(execution);
   if (outcome !== undefined) {
     let error = outcome.error;
-    if (error && outcome.state === 'failed') {
-      error = { ...error, message: `${error.message}; ${await store.workerEvidence(view.docId)}` };
+    if (outcome.state !== 'succeeded') {
+      // Per-task truth from Cloud Run: which tasks failed and why, which never started. Task
+      // documents the workers could not finish (killed before or while writing) get their end
+      // first, so that the job's counts and its tasks' states agree.
+      const truth = taskTruth(
+        executionName,
+        await ctx.launcher.listTasks(executionName),
+        execution.completionTime ?? ctx.now,
+      );
+      // What the workers wrote, read before the reconciler writes for them.
+      const evidence =
+        error && outcome.state === 'failed' ? await store.workerEvidence(view.docId) : '';
+      const corrected = await store.recordTaskEnds(view.docId, truth.ends, ctx.now);
+      if (error && outcome.state === 'failed') {
+        const fixed =
+          corrected.length > 0
+            ? `; task document(s) ${corrected.join(', ')} recorded from Cloud Run (the worker did not)`
+            : '';
+        error = {
+          ...error,
+          message: `${error.message}; ${truth.summary}; ${evidence}${fixed}`.slice(0, 2000),
+        };
+      }
     }
     // The execution's counts are the truth once it has ended, whatever the workers managed to write.
     const written = await store.recordExecutionEnded(

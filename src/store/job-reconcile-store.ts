@@ -12,12 +12,22 @@ import {
   type ErrorInfo,
   type JobDocument,
   type JobState,
+  type TaskState,
+  taskTransitionRefusal,
 } from '../contract/index.ts';
 import { isAlreadyExists } from '../errors/index.ts';
 import { guardedUpdate } from './guarded-write.ts';
 import { LEASE_CLEARED } from './job-claim-document.ts';
 import { jobView, millisOf, type JobView } from './job-view.ts';
-import type { EndedExecution, JobReconcileStore, ReconcilePage, StaleHeartbeat } from './port.ts';
+import type {
+  EndedExecution,
+  JobReconcileStore,
+  ReconcilePage,
+  StaleHeartbeat,
+  TaskEnd,
+} from './port.ts';
+import { taskFlags } from './task-document.ts';
+import { EMPTY_PROGRESS } from './task-store.ts';
 import { staleTasks, workerEvidence, type StaleTask } from './task-evidence.ts';
 
 /** The lease a decision was based on is still the one on the document: nobody took it over. */
@@ -189,5 +199,45 @@ export class JobReconciles implements JobReconcileStore {
 
   staleTasks(docId: string, cutoff: Date): Promise<StaleTask[]> {
     return staleTasks(this.ref(docId), cutoff);
+  }
+
+  async recordTaskEnds(docId: string, ends: TaskEnd[], now: Date): Promise<number[]> {
+    const written: number[] = [];
+    for (const end of ends) {
+      const ref = this.ref(docId).collection('tasks').doc(String(end.taskIndex));
+      const wrote = await this.firestore.runTransaction(async (tx) => {
+        const snap = await tx.get(ref);
+        const current = snap.exists
+          ? { state: snap.get('state') as TaskState, attempt: Number(snap.get('attempt') ?? 0) }
+          : undefined;
+        if (current && current.state !== 'running') return false;
+        if (current && current.attempt > end.attempt) return false;
+        if (taskTransitionRefusal(current, { state: end.state, attempt: end.attempt }))
+          return false;
+        tx.set(
+          ref,
+          {
+            taskIndex: end.taskIndex,
+            state: end.state,
+            attempt: Math.max(end.attempt, current?.attempt ?? 0),
+            execution: end.execution,
+            willRetry: end.state === 'failed' ? false : null,
+            error: end.error,
+            finishedAt: end.finishedAt,
+            // What the worker would have written at its end; the reconciler writes it instead.
+            endedBy: 'reconciler',
+            updatedAt: now,
+            agg: taskFlags(end.state, false),
+            ...(snap.exists
+              ? {}
+              : { progress: EMPTY_PROGRESS, result: null, heartbeatAt: null, startedAt: null }),
+          },
+          { merge: true },
+        );
+        return true;
+      });
+      if (wrote) written.push(end.taskIndex);
+    }
+    return written;
   }
 }

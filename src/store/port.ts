@@ -122,6 +122,18 @@ export interface EndedExecution {
   startTime?: Date | null;
 }
 
+/** A task's end as Cloud Run reports it, for a task document the workers left behind. */
+export interface TaskEnd {
+  taskIndex: number;
+  /** Cloud Run's last attempt of the task. */
+  attempt: number;
+  state: 'succeeded' | 'failed';
+  error: ErrorInfo | null;
+  /** When Cloud Run says the task ended. */
+  finishedAt: Date;
+  execution: string;
+}
+
 export interface StaleHeartbeat {
   taskIndexes: number[];
   oldestHeartbeatAt: Date | null;
@@ -168,6 +180,13 @@ export interface JobReconcileStore {
   recordHeartbeatCheck(view: JobView, stale: StaleHeartbeat | null, now: Date): Promise<boolean>;
   /** What the workers left behind, in words. Cost: up to 50 reads. */
   workerEvidence(docId: string): Promise<string>;
+  /**
+   * Moves task documents to the end Cloud Run reports when the workers did not write it: a
+   * missing document, or one left `running` (at an older or the same attempt). A recorded end
+   * of the same or a newer attempt, and any `succeeded`, is left alone. Returns the task indexes
+   * written. Cost: 1 read + at most 1 write per task.
+   */
+  recordTaskEnds(docId: string, ends: TaskEnd[], now: Date): Promise<number[]>;
   /** Running tasks whose heartbeat is older than `cutoff`. Cost: up to 100 reads. */
   staleTasks(docId: string, cutoff: Date): Promise<StaleTask[]>;
 }

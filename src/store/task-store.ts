@@ -21,7 +21,7 @@ export class FencedError extends Error {
   override readonly name = 'FencedError';
 }
 
-const EMPTY_PROGRESS: TaskProgress = { done: 0, total: 0, ratio: 0, message: null };
+export const EMPTY_PROGRESS: TaskProgress = { done: 0, total: 0, ratio: 0, message: null };
 
 /**
  * Marks the task `running` for `attempt`, never requiring a prior `pending` (the seed's retry

@@ -56,6 +56,18 @@ beforeAll(async () => {
         },
         'no-such-command': { command: [join(dir, 'no-such-command')], ...oneShot },
         long: { command: [node, join(dir, 'long.cjs')], ...oneShot },
+        // Tasks 1 and 3 are SIGKILLed on every attempt before anything could write for them.
+        'half-killed': {
+          command: [
+            node,
+            '-e',
+            "if (['1', '3'].includes(process.env.CLOUD_RUN_TASK_INDEX)) process.kill(process.pid, 'SIGKILL');",
+          ],
+          taskCount: 4,
+          parallelism: 0,
+          maxRetries: 1,
+          timeoutSeconds: 60,
+        },
         slow: {
           command: [node, '-e', 'setTimeout(() => {}, 60000)'],
           ...oneShot,
@@ -138,6 +150,40 @@ describe('reconcile: executions that ended without their workers', () => {
     expect(job.error).toMatchObject({ code: 'start-failed' });
     expect(String((job.error as { message: string }).message)).toMatch(/could not start.*ENOENT/);
     expect(String((job.error as { message: string }).message)).toMatch(/no worker started/);
+  });
+
+  it('two of four tasks killed before their worker wrote anything: the job records those indexes and why, from ListTasks', async () => {
+    const name = await launch('half-killed', 'half-1');
+    await writeJob(db, 'half-1', 'running', {
+      job: 'half-killed',
+      dispatch: { executionName: name },
+    });
+    // Task 3's worker had begun its last attempt (a running document), then was killed.
+    const tasks = db.collection(COLLECTION).doc('half-1').collection('tasks');
+    await tasks.doc('3').set({ taskIndex: 3, state: 'running', attempt: 1, error: null });
+    const execution = await ended(name);
+    expect(execution).toMatchObject({ failedCount: 2, succeededCount: 2 });
+
+    const result = await pass();
+    expect(actionFor(result, 'half-1')).toMatchObject({ action: 'failed' });
+    const job = await readJob(db, 'half-1');
+    const message = String((job.error as { message: string }).message);
+    expect(message).toContain('task(s) 1, 3 failed');
+    expect(message).toMatch(/task 1 \(attempt 1\): The container was terminated by SIGKILL/);
+    expect(message).toMatch(/task 3 \(attempt 1\): The container was terminated by SIGKILL/);
+    expect(message).toContain('task document(s) 0, 1, 2, 3 recorded from Cloud Run');
+    expect(job.tasks).toEqual({ running: 0, succeeded: 2, failed: 2 });
+    for (const index of ['1', '3']) {
+      expect((await tasks.doc(index).get()).data()).toMatchObject({
+        state: 'failed',
+        attempt: 1,
+        willRetry: false,
+        endedBy: 'reconciler',
+        error: { code: 'killed', message: expect.stringContaining('SIGKILL') as unknown },
+      });
+    }
+    // The tasks that succeeded without a worker are recorded as Cloud Run says, too.
+    expect((await tasks.doc('0').get()).data()).toMatchObject({ state: 'succeeded', error: null });
   });
 
   it('a task past its timeout: failed, timeout', async () => {
