@@ -47,7 +47,9 @@ beforeAll(async () => {
       jobs: {
         'fan-out': job(['fan-out'], { taskCount: 4 }),
         simulate: job(['simulate']),
-        'simulate-timeout': job(['simulate'], { maxRetries: 0, timeoutSeconds: 1 }),
+        // Long enough for the worker to be up (and its SIGTERM handler set) on a loaded machine:
+        // the emulator signals the entrypoint only, as Cloud Run does.
+        'simulate-timeout': job(['simulate'], { maxRetries: 0, timeoutSeconds: 4 }),
       },
     },
     taskEnv: {
@@ -208,8 +210,8 @@ describe('tasks started by the Cloud Run Jobs emulator as child processes', () =
     const started = Date.now();
     const { executionName } = await launch('simulate-timeout', 'timeout', args, 0);
     const execution = await executionDone(executionName);
-    // Timeout at 1 s; the kill would come 10 s later.
-    expect(Date.now() - started).toBeLessThan(9000);
+    // Timeout at 4 s; the kill would come 10 s later.
+    expect(Date.now() - started).toBeLessThan(13_000);
     expect(execution.failedCount).toBe(1);
     expect(await readTask(db, 'timeout', 0)).toMatchObject({
       state: 'failed',
