@@ -20,10 +20,14 @@ export function taskRatio(task: TaskDocument): number {
   return typeof ratio === 'number' ? ratio : 0;
 }
 
-/** The job's ratio: the recorded aggregate, else the mean of its tasks' ratios over taskCount. */
+/**
+ * The job's ratio, from the same task documents that are shown beside it: the mean of their
+ * ratios over taskCount (a task not started yet counts 0). The recorded aggregate is written
+ * coalesced, so it lags the tasks; it is used only when no task document is at hand.
+ */
 export function jobRatio(job: JobDocument, tasks: readonly TaskDocument[]): number {
   if (job.state === 'succeeded') return 1;
-  if (typeof job.progress?.ratio === 'number') return job.progress.ratio;
+  if (tasks.length === 0) return typeof job.progress?.ratio === 'number' ? job.progress.ratio : 0;
   const count = Math.max(job.taskCount ?? 1, tasks.length, 1);
   return tasks.reduce((sum, t) => sum + taskRatio(t), 0) / count;
 }
