@@ -13,8 +13,7 @@ COPY functions ./functions
 COPY scripts/docker-bundle.sh ./scripts/docker-bundle.sh
 # tsc emits dist/src and dist/functions (relative .ts imports rewritten to .js, the library's
 # exports); esbuild bundles the CLI into dist/bundle/jobbridge.mjs, the entrypoint's program
-# (a task's cold start: docs/internals.md, "Cold start"), and the worker's snapshot script,
-# dist/bundle/worker.cjs (+ a blob for this stage's node, replaced below).
+# (a task's cold start: docs/internals.md, "Cold start").
 RUN npx tsc -p tsconfig.build.json && sh scripts/docker-bundle.sh
 
 FROM node:24-slim
@@ -25,10 +24,6 @@ COPY package.json package-lock.json ./
 # --omit=optional: the image has its own node, so not the Node.js binary package a checkout uses.
 RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /build/dist ./dist
-# The worker's V8 startup snapshot (`work` starts from it: modules already evaluated). A blob
-# only runs on the exact node binary that built it, so it is built here, by this image's node;
-# rebuild it whenever the base image changes (it is, with every image build).
-RUN node --no-warnings --snapshot-blob dist/bundle/worker.blob --build-snapshot dist/bundle/worker.cjs
 COPY scripts/docker-entrypoint.sh ./scripts/docker-entrypoint.sh
 USER node
 ENTRYPOINT ["/app/scripts/docker-entrypoint.sh"]

@@ -5,8 +5,6 @@
 # dependencies in its own chunks: `work` loads Firestore's, not the bridge's (Pub/Sub, Cloud Run,
 # fastify); one 16 MB file cost more to read and compile than the resolution it saved.
 # `node src/cli.ts` keeps working for development; this is the production entrypoint.
-# `work` starts from a V8 startup snapshot instead (worker.cjs → worker.blob, built by
-# src/worker/snapshot-build.ts with this node: the blob only runs on the binary that built it).
 set -eu
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT_DIR="${1:-$ROOT/dist/bundle}"
@@ -25,5 +23,3 @@ test -f "$OUT_DIR/jobbridge.mjs"
 # The dashboard's script and stylesheet (jobbridge ui serves them from dist/ui/).
 node "$ROOT/src/ui/build-assets.ts" "$OUT_DIR/../ui"
 test -f "$OUT_DIR/../ui/app.js"
-node "$ROOT/src/worker/snapshot-build.ts" "$OUT_DIR"
-test -f "$OUT_DIR/worker.blob"

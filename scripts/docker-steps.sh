@@ -30,6 +30,4 @@ if ! (cd "$APP" && npm ci --omit=dev --omit=optional --ignore-scripts --no-audit
 fi
 cp -R "$BUILD/dist" "$APP/dist"
 cp "$ROOT/scripts/docker-entrypoint.sh" "$APP/scripts/"
-# The worker's snapshot, rebuilt by the final stage's own node (the Dockerfile does the same).
-(cd "$APP" && node --no-warnings --snapshot-blob dist/bundle/worker.blob --build-snapshot dist/bundle/worker.cjs) >&2
 echo "$OUT_DIR"

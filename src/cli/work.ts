@@ -21,7 +21,6 @@ export function register(program: Command): void {
 
 async function work(name: string, args: string[]): Promise<number> {
   // Cache compiled code between task starts (NODE_COMPILE_CACHE picks the folder).
-  // (getBuiltinModule, not import(): the snapshot's CommonJS bundle has no dynamic import.)
   process.getBuiltinModule('node:module').enableCompileCache?.();
   // Start the heavy import first: it is the critical path of cold start.
   const firestoreModule = import('../worker/firestore-client.ts');

@@ -1,4 +1,5 @@
 import type { ArgsDeclaration, FunctionRegistry } from './function-types.ts';
+import { errorMessage } from '../errors/coerce.ts';
 
 /**
  * Why `args` do not satisfy a function's declaration, or undefined when they do. One reading for
@@ -13,7 +14,7 @@ export function argsProblem(
       declaration(args);
       return undefined;
     } catch (err: unknown) {
-      return err instanceof Error ? err.message : String(err);
+      return errorMessage(err);
     }
   }
   const result = declaration.safeParse([...args]);
