@@ -2,7 +2,7 @@ import type { Firestore } from '@google-cloud/firestore';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Launcher } from '../launcher/index.ts';
 import type { Logger } from '../log.ts';
-import type { LaunchLimiter } from '../dispatch/index.ts';
+import type { DrainResult, Drainer } from '../dispatch/index.ts';
 import { errorMessage, outcome } from '../errors/index.ts';
 import { reconcileAll, type ReconcileOptions } from '../reconciler/index.ts';
 import { DEAD_LETTER_PATH, deadLetterRoute } from './dead-letter.ts';
@@ -21,10 +21,8 @@ export interface MaintenanceDeps {
   verifiers: { deadLetter: PushVerifier; reconcile: PushVerifier };
   /** Subscriptions the dead-letter route accepts envelopes from; undefined: any. */
   deadLetterSubscriptions: ReadonlySet<string> | undefined;
-  limiter: LaunchLimiter;
+  drainer: Drainer;
   retentionMs: number;
-  leaseMs: number;
-  keyConcurrency: number;
   reconcile: ReconcileOptions & { maxPages: number };
   now: () => Date;
 }
@@ -33,18 +31,30 @@ export interface MaintenanceDeps {
 export interface ReconcileSummary {
   examined: number;
   actions: Record<string, number>;
-  queued: Record<string, number>;
+  /** What the drain after the passes did. */
+  drain?: DrainResult;
   /** Set when the bounded call stopped with more to do: the next call goes on from there. */
   nextCursor?: string;
 }
 
-function cursorOf(body: unknown): string | undefined {
-  if (!Buffer.isBuffer(body) || body.length === 0) return undefined;
+/** How long a `POST /reconcile` drains the queue when its body does not say (`drainForMs`). */
+export const DEFAULT_RECONCILE_DRAIN_MS = 45_000;
+
+/** `{ "cursor": "...", "drainForMs": 50000 }`, both optional. */
+function bodyOf(body: unknown): { cursor?: string; drainForMs?: number } {
+  if (!Buffer.isBuffer(body) || body.length === 0) return {};
   try {
-    const parsed = JSON.parse(body.toString('utf8')) as { cursor?: unknown };
-    return typeof parsed.cursor === 'string' ? parsed.cursor : undefined;
+    const parsed = JSON.parse(body.toString('utf8')) as { cursor?: unknown; drainForMs?: unknown };
+    return {
+      ...(typeof parsed.cursor === 'string' ? { cursor: parsed.cursor } : {}),
+      ...(typeof parsed.drainForMs === 'number' &&
+      Number.isFinite(parsed.drainForMs) &&
+      parsed.drainForMs >= 0
+        ? { drainForMs: Math.min(parsed.drainForMs, 3_600_000) }
+        : {}),
+    };
   } catch {
-    return undefined;
+    return {};
   }
 }
 
@@ -65,10 +75,15 @@ function count<T>(items: readonly T[], key: (item: T) => string): Record<string,
   return out;
 }
 
-/** One bounded reconcile call (`reconcileAll`), summarised for the answer and the log. */
+/**
+ * One bounded reconcile call (`reconcileAll`): passes following the cursor up to `maxPages`, then
+ * a drain of the queue until `drainUntilMs` (Cloud Scheduler calls every minute; the drain fills
+ * most of it). Summarised for the answer and the log.
+ */
 export async function reconcileOnce(
   deps: MaintenanceDeps,
-  cursor?: string,
+  cursor: string | undefined,
+  drainUntilMs: number,
 ): Promise<ReconcileSummary> {
   const done = await reconcileAll(
     {
@@ -77,16 +92,14 @@ export async function reconcileOnce(
       launcher: deps.launcher,
       log: deps.logger,
       now: deps.now,
-      keyConcurrency: deps.keyConcurrency,
-      leaseMs: deps.leaseMs,
-      limiter: deps.limiter,
+      drainer: deps.drainer,
     },
-    { ...deps.reconcile, ...(cursor !== undefined ? { cursor } : {}) },
+    { ...deps.reconcile, drainUntilMs, ...(cursor !== undefined ? { cursor } : {}) },
   );
   return {
     examined: done.examined,
     actions: count(done.actions, (a) => a.action),
-    queued: count(done.queued, (q) => q.result),
+    ...(done.drain ? { drain: done.drain } : {}),
     ...(done.nextCursor !== undefined ? { nextCursor: done.nextCursor } : {}),
   };
 }
@@ -138,7 +151,9 @@ export function mountMaintenanceRoutes(app: BridgeServer, deps: MaintenanceDeps)
     { onRequest: authenticate(deps.verifiers.reconcile) },
     async (req, res) => {
       try {
-        const summary = await reconcileOnce(deps, cursorOf(req.body));
+        const body = bodyOf(req.body);
+        const drainUntil = Date.now() + (body.drainForMs ?? DEFAULT_RECONCILE_DRAIN_MS);
+        const summary = await reconcileOnce(deps, body.cursor, drainUntil);
         deps.logger.info(summary, 'reconcile pass');
         return summary;
       } catch (err: unknown) {

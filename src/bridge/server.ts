@@ -2,7 +2,14 @@ import type { Firestore } from '@google-cloud/firestore';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import { OAuth2Client } from 'google-auth-library';
 import { jobDocumentId } from '../contract/index.ts';
-import { Dispatcher, LaunchLimiter, type CrashPoint } from '../dispatch/index.ts';
+import {
+  Admission,
+  Drainer,
+  MaxRetriesCache,
+  QueueKnowledge,
+  RunBudget,
+  type CrashPoint,
+} from '../dispatch/index.ts';
 import { errorMessage, isAck, outcome, rejected, type Outcome } from '../errors/index.ts';
 import type { Launcher } from '../launcher/index.ts';
 import type { Logger } from '../log.ts';
@@ -50,7 +57,7 @@ export interface BridgeServerDeps {
   fault?: (point: CrashPoint) => void;
   now?: () => Date;
   /** Defaults to one built from `config.limits`; pass one in to read its gauge. */
-  limiter?: LaunchLimiter;
+  budget?: RunBudget;
   /** How `POST /reconcile` decides what is stale; the reconciler's defaults otherwise. */
   reconcile?: ReconcileOptions & { maxPages: number };
 }
@@ -73,6 +80,9 @@ declare module 'fastify' {
 }
 
 const DAY_MS = 24 * 3600 * 1000;
+
+/** The longest drain a push delivery runs before it answers (when a queue is known to wait). */
+const PUSH_DRAIN_MS = 2000;
 
 /** The verifier of each route: its own audience and service account, one key-set client. */
 export interface RouteVerifiers {
@@ -113,19 +123,35 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
     : verifiersFor(config);
   const repository = new JobRepository(deps.firestore, config.collection);
   const now = deps.now ?? (() => new Date());
-  const limiter = deps.limiter ?? new LaunchLimiter(config.limits);
-  const dispatcher = new Dispatcher({
+  const budget = deps.budget ?? new RunBudget(config.limits);
+  const queue = new JobQueue(deps.firestore, config.collection);
+  const knowledge = new QueueKnowledge();
+  const maxRetries = new MaxRetriesCache(deps.launcher);
+  const admission = new Admission({
     repository,
+    queue,
     launcher: deps.launcher,
+    budget,
+    knowledge,
+    maxRetries,
     leaseMs: config.leaseMs,
     retentionMs: config.retentionDays * DAY_MS,
-    limiter,
-    keyed: {
-      queue: new JobQueue(deps.firestore, config.collection),
-      keyConcurrency: config.limits.keyConcurrency,
-    },
+    keyConcurrency: config.limits.keyConcurrency,
     now,
     ...(deps.fault ? { fault: deps.fault } : {}),
+  });
+  const drainer = new Drainer({
+    queue,
+    repository,
+    launcher: deps.launcher,
+    budget,
+    maxRetries,
+    jobs: config.jobs,
+    leaseMs: config.leaseMs,
+    keyConcurrency: config.limits.keyConcurrency,
+    knowledge,
+    now,
+    log: logger,
   });
   const inflight = new Set<Promise<unknown>>();
   const app = Fastify({
@@ -250,9 +276,20 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
         job: delivery.request.job,
       };
       const result = await within(
-        dispatcher.dispatch(delivery, ops, deadlineMs),
+        admission.admit(delivery, ops, deadlineMs),
         deadlineMs - Date.now(),
       );
+      // A bounded drain while this request holds the CPU (Cloud Run gives it only during
+      // requests): one at a time per instance, and only when a queue is known to wait.
+      if (knowledge.any && !drainer.busy) {
+        const drainUntil = Math.min(Date.now() + PUSH_DRAIN_MS, deadlineMs - 500);
+        if (drainUntil > Date.now()) {
+          await within(
+            drainer.drain(drainUntil).then(() => result),
+            drainUntil - Date.now() + 1000,
+          ).catch(() => undefined);
+        }
+      }
       return reply(req, res, result, ops);
     },
   });
@@ -264,10 +301,8 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
     logger,
     verifiers,
     deadLetterSubscriptions: config.subscriptions.deadLetter,
-    limiter,
+    drainer,
     retentionMs: config.retentionDays * DAY_MS,
-    leaseMs: config.leaseMs,
-    keyConcurrency: config.limits.keyConcurrency,
     reconcile: deps.reconcile ?? { ...DEFAULT_RECONCILE_OPTIONS, maxPages: 20 },
     now,
   });
@@ -275,8 +310,22 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
   // The auth mode is shown so that a bridge running without push auth is seen at a glance.
   app.get('/healthz', () => Promise.resolve({ status: 'ok', pushAuth: config.pushAuth.mode }));
 
-  // The backpressure gauge: dispatches in flight, its high-water mark, admissions and refusals.
-  app.get('/limitz', () => Promise.resolve({ limits: config.limits, ...limiter.gauge() }));
+  // The budget's gauge and the queue: depth and the age of its oldest entry (2 reads a call).
+  app.get('/limitz', async () => {
+    const depth = await queue.depth().catch(() => undefined);
+    return {
+      limits: config.limits,
+      budget: budget.gauge(),
+      queue: depth
+        ? {
+            depth: depth.depth,
+            oldestQueuedAt: depth.oldestQueuedAt?.toISOString() ?? null,
+            oldestQueuedAgeMs:
+              depth.oldestQueuedAt === null ? null : Date.now() - depth.oldestQueuedAt.getTime(),
+          }
+        : null,
+    };
+  });
 
   app.get('/readyz', async (_req, res) => {
     try {

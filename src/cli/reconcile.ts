@@ -27,8 +27,6 @@ export function register(program: Command): void {
             collection: config.collection,
             launcher,
             log,
-            keyConcurrency: config.keyConcurrency,
-            leaseMs: config.leaseMs,
           },
           {
             ...config.options,
@@ -45,15 +43,15 @@ export function register(program: Command): void {
             },
           },
         );
-        for (const q of done.queued) {
-          if (flags.json) process.stdout.write(`${JSON.stringify({ queued: q })}\n`);
-          else process.stdout.write(`${q.docId}: queued → ${q.result}\n`);
-        }
+        if (flags.json && done.drain)
+          process.stdout.write(`${JSON.stringify({ drain: done.drain })}\n`);
         const summary = Object.entries(counts)
           .map(([k, v]) => `${k} ${v}`)
           .join(', ');
-        const drained =
-          done.queued.length > 0 ? `; ${done.queued.length} queued job(s) handled` : '';
+        const d = done.drain;
+        const drained = d
+          ? `; drained: ${d.started} started, ${d.adopted} adopted, ${d.cancelled} cancelled, ${d.failed} failed, ${d.queueDepth} still queued`
+          : '';
         process.stdout.write(
           `reconciled: ${done.examined} job(s) examined${summary ? `; ${summary}` : ''}${drained}${done.nextCursor ? '; more left for the next run' : ''}\n`,
         );

@@ -28,6 +28,22 @@ export interface DispatchInfo {
   cancelSentAt?: Date;
 }
 
+/** Why a request waits in the queue instead of starting at once (DESIGN.md, "Admission"). */
+export const QUEUE_REASONS = ['runjob-rate', 'running-limit', 'concurrency-key'] as const;
+export type QueueReason = (typeof QUEUE_REASONS)[number];
+
+/** Set on a job while it is, or was last, `queued`. */
+export interface QueueInfo {
+  reason: QueueReason;
+  /** When it entered the queue (the order the dispatcher drains in, oldest first). */
+  queuedAt: Date;
+  /**
+   * A launch attempt may have reached Cloud Run before it was queued again (an ambiguous error):
+   * the dispatcher looks for that execution before it starts another.
+   */
+  checkStarted?: boolean;
+}
+
 /** Running tasks whose heartbeat the reconciler found stale (the state is left as it is). */
 export interface StaleHeartbeat {
   taskIndexes: number[];
@@ -64,6 +80,14 @@ export interface JobDocument {
   labels: Record<string, string>;
   concurrencyKey?: string | null;
   source: RequestSource;
+  /** Present while the job waits for its turn. */
+  queue?: QueueInfo;
+  /**
+   * The validated request as JSON, kept from admission until the job is dispatched (then
+   * deleted): what lets the dispatcher start a queued request, or one whose bridge died after
+   * admission, without Pub/Sub redelivering it. It holds env values while it exists.
+   */
+  pendingRequest?: string;
   dispatch: DispatchInfo;
   progress?: JobProgress;
   tasks?: TaskCounts;

@@ -1,17 +1,14 @@
-export { Dispatcher, type CrashPoint, type DispatcherDeps } from './dispatcher.ts';
+export { Admission, type AdmissionDeps, type CrashPoint } from './admission.ts';
+export {
+  exhaustedReason,
+  RunBudget,
+  type BudgetGauge,
+  type BudgetSettings,
+  type Refusal,
+  type Ticket,
+} from './budget.ts';
 export type { ValidDelivery } from './delivery.ts';
+export { Drainer, fairOrder, type DrainDeps, type DrainResult } from './drain.ts';
 export { launchRequest, MaxRetriesCache } from './launch-request.ts';
-export {
-  LaunchLimiter,
-  type Admission,
-  type LimiterGauge,
-  type LimiterSettings,
-  type LimitKind,
-  type Permit,
-} from './limiter.ts';
-export {
-  dispatchAllQueued,
-  dispatchQueued,
-  type QueueDeps,
-  type QueuedDispatch,
-} from './queued.ts';
+export { QueueKnowledge } from './queue-knowledge.ts';
+export { findStarted, startLeased, type StartResult } from './start.ts';

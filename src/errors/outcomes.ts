@@ -33,16 +33,11 @@ export const OUTCOMES = {
   queued: {
     status: 202,
     meaning:
-      'its `concurrencyKey` already has the configured number of jobs dispatched or running: recorded `queued`, dispatched when one of them ends',
+      'admitted but may not start now (`reason`: `runjob-rate`, `running-limit` or `concurrency-key`): recorded `queued`; the dispatcher starts it, Pub/Sub is done with it',
   },
   cancelled: {
     status: 200,
     meaning: 'cancellation was requested before the dispatch: recorded `cancelled`, never launched',
-  },
-  'rate-limited': {
-    status: 429,
-    meaning:
-      "this instance is at its RunJob-per-minute or in-flight limit; nothing was claimed, Pub/Sub's backoff redelivers",
   },
   'in-progress': {
     status: 409,
@@ -54,7 +49,8 @@ export const OUTCOMES = {
   },
   'launch-retryable': {
     status: 503,
-    meaning: 'Cloud Run answered a retryable error; the lease was released',
+    meaning:
+      'Cloud Run answered a retryable error while a redelivery looked for the execution of a cancelled request; nothing changed',
   },
   'store-unavailable': {
     status: 503,

@@ -10,7 +10,7 @@ export type Backend = 'cloud-run' | 'firestore' | 'pubsub';
  */
 const CLOUD_RUN: ReadonlySet<status> = new Set([
   status.UNAVAILABLE,
-  status.RESOURCE_EXHAUSTED, // quota or rate limit: passes with Pub/Sub's backoff
+  status.RESOURCE_EXHAUSTED, // quota or rate limit: back to the queue, and the budget slows down
   // Ambiguous: the call may have started an execution before the deadline hit. Retrying is
   // still right because the bridge looks for an execution by JOBBRIDGE_REQUEST_ID before it
   // starts another (DESIGN.md, protocol step 3).

@@ -1,19 +1,14 @@
-import { dispatchAllQueued, type QueueDeps, type QueuedDispatch } from '../dispatch/index.ts';
-import type { LaunchLimiter } from '../dispatch/limiter.ts';
 import type { ReconcileOptions } from '../config/index.ts';
+import type { DrainResult, Drainer } from '../dispatch/index.ts';
 import type { JobAction } from './reconcile-job.ts';
 import { reconcile, type ReconcileDeps } from './reconcile.ts';
 
 export interface ReconcileAllDeps extends ReconcileDeps {
   /**
-   * Per-key concurrency of the queue: with more than 0, the queued jobs whose key has room are
-   * dispatched after the passes (a job that just ended frees its key's slot).
+   * Drains the queue after the passes (a job that just ended frees a slot); without it, a call
+   * only reconciles.
    */
-  keyConcurrency: number;
-  /** The lease a drained job is dispatched under. */
-  leaseMs: number;
-  /** The caller's RunJob pacing, when it has one (a bridge instance); unlimited without. */
-  limiter?: LaunchLimiter;
+  drainer?: Drainer;
 }
 
 export interface ReconcileAllOptions extends Partial<ReconcileOptions> {
@@ -21,6 +16,8 @@ export interface ReconcileAllOptions extends Partial<ReconcileOptions> {
   maxPages: number;
   /** Where the previous call stopped; omit to start from the beginning. */
   cursor?: string;
+  /** Until when (epoch ms) the drain after the passes may run. */
+  drainUntilMs?: number;
   /** Called with each page's actions as they are done (the CLI prints them). */
   onActions?: (actions: readonly JobAction[]) => void;
 }
@@ -29,8 +26,8 @@ export interface ReconcileAllResult {
   /** Jobs read by the passes' queries. */
   examined: number;
   actions: JobAction[];
-  /** What the drain did to queued jobs, oldest first. */
-  queued: QueuedDispatch[];
+  /** What the drain did, when there was one. */
+  drain?: DrainResult;
   /** Set when the call stopped with more to do. */
   nextCursor?: string;
 }
@@ -43,7 +40,7 @@ export async function reconcileAll(
   deps: ReconcileAllDeps,
   options: ReconcileAllOptions,
 ): Promise<ReconcileAllResult> {
-  const { maxPages, cursor, onActions, ...passOptions } = options;
+  const { maxPages, cursor, onActions, drainUntilMs, ...passOptions } = options;
   const actions: JobAction[] = [];
   let examined = 0;
   let next = cursor;
@@ -55,18 +52,11 @@ export async function reconcileAll(
     next = result.nextCursor;
     if (next === undefined) break;
   }
-  let queued: QueuedDispatch[] = [];
-  if (deps.keyConcurrency > 0) {
-    const queueDeps: QueueDeps = {
-      firestore: deps.firestore,
-      collection: deps.collection,
-      keyConcurrency: deps.keyConcurrency,
-      launcher: deps.launcher,
-      leaseMs: deps.leaseMs,
-      ...(deps.limiter ? { limiter: deps.limiter } : {}),
-      ...(deps.now ? { now: deps.now } : {}),
-    };
-    queued = await dispatchAllQueued(queueDeps);
-  }
-  return { examined, actions, queued, ...(next !== undefined ? { nextCursor: next } : {}) };
+  const drain = deps.drainer ? await deps.drainer.drain(drainUntilMs ?? Date.now()) : undefined;
+  return {
+    examined,
+    actions,
+    ...(drain ? { drain } : {}),
+    ...(next !== undefined ? { nextCursor: next } : {}),
+  };
 }

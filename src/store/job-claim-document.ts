@@ -69,7 +69,15 @@ export const LEASE_CLEARED = {
 } as const;
 
 /** The `dispatch` of a document no delivery holds or ever held. */
-const NO_DISPATCH = { leaseOwner: null, leaseExpiresAt: null, attempts: 0 };
+export const NO_DISPATCH = { leaseOwner: null, leaseExpiresAt: null, attempts: 0 };
+
+/**
+ * The request as the job document keeps it until dispatch: exact JSON, so that a stored `args: []`
+ * still means "clear the args" and env values survive (the document holds them only until then).
+ */
+export function pendingRequestOf(request: JobRequest): string {
+  return JSON.stringify(request);
+}
 
 /** The `dispatching` document a fresh claim creates, holding the lease for `owner`. */
 export function claimDocument(input: ClaimInput): JobDocument {
@@ -78,6 +86,7 @@ export function claimDocument(input: ClaimInput): JobDocument {
     state: 'dispatching',
     ...requestFields(input.request),
     source: input.source,
+    pendingRequest: pendingRequestOf(input.request),
     dispatch: {
       leaseOwner: input.owner,
       leaseExpiresAt: new Date(input.now.getTime() + input.leaseMs),

@@ -1,16 +1,18 @@
-import type {
-  DocumentData,
-  DocumentReference,
-  DocumentSnapshot,
-  Firestore,
-  Timestamp,
-  UpdateData,
+import {
+  FieldValue,
+  type DocumentData,
+  type DocumentReference,
+  type DocumentSnapshot,
+  type Firestore,
+  type Timestamp,
+  type UpdateData,
 } from '@google-cloud/firestore';
-import type { ErrorInfo, JobDocument, JobState } from '../contract/index.ts';
+import type { ErrorInfo, JobDocument, JobState, QueueReason } from '../contract/index.ts';
 import { grpcError, isAlreadyExists, isPreconditionFailure, status } from '../errors/index.ts';
 import {
   claimDocument,
   LEASE_CLEARED,
+  pendingRequestOf,
   rejectedDocument,
   requestFields,
   type ClaimInput,
@@ -75,6 +77,7 @@ export function cancelledPatch(now: Date): Patch {
     state: 'cancelled',
     error: { code: 'cancelled', message: 'cancelled before dispatch' },
     ...LEASE_CLEARED,
+    pendingRequest: FieldValue.delete(),
     finishedAt: now,
     updatedAt: now,
   };
@@ -131,6 +134,7 @@ export class JobRepository implements JobDispatchStore {
   ): Promise<Lease | undefined> {
     const update: Patch = {
       ...requestFields(input.request),
+      pendingRequest: pendingRequestOf(input.request),
       state: 'dispatching',
       source: input.source,
       'dispatch.leaseOwner': input.owner,
@@ -164,6 +168,8 @@ export class JobRepository implements JobDispatchStore {
       'dispatch.operationName': record.operationName,
       'dispatch.executionName': record.executionName,
       'dispatch.adopted': record.adopted,
+      // Started: the request (and its env values) is no longer needed in the document.
+      pendingRequest: FieldValue.delete(),
       dispatchedAt: now,
       updatedAt: now,
     }));
@@ -176,12 +182,27 @@ export class JobRepository implements JobDispatchStore {
     );
   }
 
-  /** Puts a promoted `queued` job back in the queue after a retryable launch error. */
-  async requeue(lease: Lease, now: Date, ops: OpCount): Promise<void> {
-    await this.whileLeased(lease, ops, (state) =>
+  /**
+   * Puts a leased `dispatching` job (back) in the queue after a retryable launch error, with the
+   * reason it waits. `checkStarted` when the failed call may still have started an execution
+   * (an ambiguous error): the dispatcher then looks for it before starting another. Keeps the
+   * original `queuedAt` when the job was queued before, so it does not lose its place.
+   */
+  async requeue(
+    lease: Lease,
+    queue: { reason: QueueReason; checkStarted: boolean; queuedAt?: Date },
+    now: Date,
+    ops: OpCount,
+  ): Promise<boolean> {
+    return this.whileLeased(lease, ops, (state) =>
       state === 'dispatching'
         ? {
             state: 'queued',
+            queue: {
+              reason: queue.reason,
+              queuedAt: queue.queuedAt ?? now,
+              checkStarted: queue.checkStarted,
+            },
             ...LEASE_CLEARED,
             updatedAt: now,
           }
@@ -197,6 +218,7 @@ export class JobRepository implements JobDispatchStore {
             state: 'failed' as const,
             error,
             ...LEASE_CLEARED,
+            pendingRequest: FieldValue.delete(),
             finishedAt: now,
             updatedAt: now,
           }

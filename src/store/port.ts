@@ -13,7 +13,8 @@
  *   UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED after the client's own retries of contention, ...),
  *   which `isRetryable(err, 'firestore')` classifies; nothing is half-written when it throws.
  */
-import type { ErrorInfo, JobDocument, JobRequest } from '../contract/index.ts';
+import type { Timestamp } from '@google-cloud/firestore';
+import type { ErrorInfo, JobDocument, QueueReason } from '../contract/index.ts';
 import type { ClaimInput, RejectionInput } from './job-claim-document.ts';
 import type { OpCount } from './job-ops.ts';
 import type { ClaimResult, DispatchRecord, ExistingJob, Lease } from './job-repository.ts';
@@ -42,8 +43,17 @@ export interface JobDispatchStore {
   recordDispatched(lease: Lease, record: DispatchRecord, now: Date, ops: OpCount): Promise<boolean>;
   /** Clears our lease on a `dispatching` job (a retryable error). Cost as `recordDispatched`. */
   release(lease: Lease, now: Date, ops: OpCount): Promise<void>;
-  /** Puts a promoted job back to `queued` and clears our lease. Cost as `recordDispatched`. */
-  requeue(lease: Lease, now: Date, ops: OpCount): Promise<void>;
+  /**
+   * Puts a leased job (back) to `queued` with `queue.reason`, clearing our lease; `checkStarted`
+   * when the failed launch may have reached Cloud Run; `queuedAt` keeps its place. False when
+   * the lease was lost. Cost as `recordDispatched`.
+   */
+  requeue(
+    lease: Lease,
+    queue: { reason: QueueReason; checkStarted: boolean; queuedAt?: Date },
+    now: Date,
+    ops: OpCount,
+  ): Promise<boolean>;
   /** Ends a `dispatching` job `failed` with `error`, while the lease is ours. Cost as above. */
   recordFailed(lease: Lease, error: ErrorInfo, now: Date, ops: OpCount): Promise<boolean>;
   /**
@@ -61,46 +71,92 @@ export interface JobDispatchStore {
   recordRejected(input: RejectionInput, ops: OpCount): Promise<void>;
 }
 
-/** What a keyed claim did. */
-export type KeyedClaimResult =
-  | ClaimResult
-  /** Created `queued`: the key had no room and the document alone can start it later. */
-  | { kind: 'queued' }
-  /** Nothing written: the key had no room and the request cannot wait as a document. */
-  | { kind: 'key-busy'; running: number };
+/** A job the dispatcher may start: `queued`, or `dispatching` under a lease that expired. */
+export interface QueueEntry {
+  docId: string;
+  requestId: string;
+  job: string;
+  state: 'queued' | 'dispatching';
+  /** The document's update time when read: every write on the entry is fenced on it. */
+  updateTime: Timestamp;
+  queuedAt: Date | null;
+  reason: QueueReason | null;
+  /** A launch may already have reached Cloud Run: look for its execution first. */
+  checkStarted: boolean;
+  cancelRequested: boolean;
+  concurrencyKey: string | null;
+  /** The request as admitted (JSON), or undefined when the document does not hold it. */
+  pendingRequest: string | undefined;
+  attempts: number;
+}
 
-/** One step of draining a key's queue. */
-export type Promotion =
-  | { kind: 'none' }
-  | { kind: 'cancelled'; docId: string }
-  | { kind: 'vanished'; docId: string }
-  | { kind: 'promoted'; lease: Lease; requestId: string; request: JobRequest };
+/** Queue depth and the time of its oldest entry, for logs and `GET /limitz`. */
+export interface QueueDepth {
+  depth: number;
+  oldestQueuedAt: Date | null;
+}
 
-/** Per-key concurrency and the queue of `queued` jobs (implemented by `JobQueue`). */
+/**
+ * The queue (implemented by `JobQueue`): once admitted, a request waits in Firestore, not in
+ * Pub/Sub. Every move out of `queued` is fenced on the update time the entry was read at (or is
+ * a transaction, for keyed requests), so any number of dispatchers on any number of instances
+ * start each entry at most once; `undefined`/`false` is a lost race, never an error.
+ * Indexes on Google: (state, queue.queuedAt), (state, dispatch.leaseExpiresAt), and for keys
+ * (concurrencyKey, state).
+ */
 export interface JobQueueStore {
   /**
-   * For a request with a `concurrencyKey`: in one transaction with a count() of the key's active
-   * jobs, creates the document `dispatching` with our lease when the key has room, `queued` when
-   * it has none, or nothing (`key-busy`) when the request cannot be rebuilt from its document.
-   * Two claims of one key never both take its last slot. Cost: 2 reads + 1 write, +1 read for
-   * the lease's write time when claimed.
+   * Admits a request that may not start now: creates its document `queued` with `reason`, or
+   * reads the one already there. Cost: 1 write; 1 write + 1 read when it exists.
    */
-  claimKeyed(input: ClaimInput, keyConcurrency: number, ops: OpCount): Promise<KeyedClaimResult>;
+  admitQueued(
+    input: ClaimInput,
+    reason: QueueReason,
+    ops: OpCount,
+  ): Promise<{ kind: 'queued' } | { kind: 'existing'; job: ExistingJob }>;
   /**
-   * Moves the oldest `queued` job of `key` to `dispatching` with a lease for `owner`, in a
-   * transaction that re-counts the key (none while it has no room); a queued job with a cancel
-   * asked for is ended `cancelled` instead. Concurrent drainers promote each job once.
-   * Cost: 2 reads + 1 write, +1 read for the lease's write time.
+   * For a request with a `concurrencyKey`: in one transaction with a count() of the key's active
+   * jobs, creates the document `dispatching` with our lease when the key has room, `queued`
+   * (reason `concurrency-key`) when it has none. Two claims of one key never both take its last
+   * slot. Cost: 2 reads + 1 write, +1 read for the lease's write time when claimed.
    */
-  promote(
-    key: string,
+  claimKeyed(
+    input: ClaimInput,
     keyConcurrency: number,
+    ops: OpCount,
+  ): Promise<ClaimResult | { kind: 'queued' }>;
+  /** The `limit` oldest queued entries, oldest first. Cost: up to `limit` reads. */
+  oldest(limit: number): Promise<QueueEntry[]>;
+  /** `dispatching` entries whose lease expired before `before`. Cost: up to `limit` reads. */
+  abandoned(before: Date, limit: number): Promise<QueueEntry[]>;
+  /** Leases an entry (→ `dispatching`), fenced on its update time. Cost: 1 write. */
+  lease(
+    entry: QueueEntry,
     owner: string,
-    at: Date,
+    now: Date,
     leaseMs: number,
-  ): Promise<Promotion>;
-  /** The keys among the `scanLimit` oldest queued jobs. Cost: up to `scanLimit` reads. */
-  queuedKeys(scanLimit: number): Promise<string[]>;
+    ops: OpCount,
+  ): Promise<Lease | undefined>;
+  /**
+   * `lease` for a keyed entry, in a transaction with the key's count; `key-busy` when the key has
+   * no room. Cost: 2 reads + 1 write, +1 read for the lease's write time.
+   */
+  leaseKeyed(
+    entry: QueueEntry,
+    owner: string,
+    now: Date,
+    leaseMs: number,
+    keyConcurrency: number,
+    ops: OpCount,
+  ): Promise<Lease | 'key-busy' | undefined>;
+  /** Ends a queued entry `cancelled`, fenced. Cost: 1 write. */
+  cancel(entry: QueueEntry, now: Date, ops: OpCount): Promise<boolean>;
+  /** Ends an entry `failed` with `error` (its stored request no longer valid), fenced. 1 write. */
+  fail(entry: QueueEntry, error: ErrorInfo, now: Date, ops: OpCount): Promise<boolean>;
+  /** Depth and oldest entry. Cost: 1 aggregation read + 1 read. */
+  depth(): Promise<QueueDepth>;
+  /** Entries queued before `queuedAt`: a queued job's place. Cost: 1 aggregation read. */
+  position(queuedAt: Date): Promise<number>;
 }
 
 /** One reconcile page: the two queries' results as views, and whether each was full. */

@@ -34,7 +34,7 @@ export function bridgeConfig(
     pushAuth: { mode: 'insecure' },
     subscriptions: { push: undefined, deadLetter: undefined },
     leaseMs: 60_000,
-    budgetMs: 5_000,
+    budgetMs: 8_000,
     retentionDays: 30,
     bodyLimitBytes: 1024 * 1024,
     shutdownGraceMs: 5_000,

@@ -286,7 +286,6 @@ describe('the outcome table', () => {
     );
     for (const code of [
       'in-progress',
-      'rate-limited',
       'launch-retryable',
       'store-unavailable',
       'budget-exceeded',

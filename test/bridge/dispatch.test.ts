@@ -147,12 +147,13 @@ describe('dedup-and-dispatch, in-process on the emulators', () => {
     expect((await rig.push(envelope(request))).body.outcome).toBe('duplicate');
   });
 
-  for (const [fault, rate] of [
-    ['UNAVAILABLE', { runJobUnavailableRate: 1 }],
-    ['RESOURCE_EXHAUSTED', { runJobResourceExhaustedRate: 1 }],
+  for (const [fault, rate, reason, checkStarted] of [
+    ['UNAVAILABLE', { runJobUnavailableRate: 1 }, 'runjob-rate', true],
+    ['RESOURCE_EXHAUSTED', { runJobResourceExhaustedRate: 1 }, 'runjob-rate', false],
   ] as const) {
-    it(`runJob ${fault} → retry status with the lease released, then success on redelivery`, async () => {
+    it(`runJob ${fault} → queued and acked (no delivery attempt spent), then started once by a drain`, async () => {
       const request = jobRequest();
+      const requestId = request.requestId as string;
       const before = (await rig.executions()).length;
       rig.emulator.setFaults(rate);
       let res;
@@ -162,18 +163,27 @@ describe('dedup-and-dispatch, in-process on the emulators', () => {
         rig.emulator.setFaults({});
       }
       expect(res).toMatchObject({
-        status: 503,
-        body: { outcome: 'launch-retryable', error: { code: fault } },
+        status: 202,
+        body: { outcome: 'queued', reason, error: { code: fault } },
       });
-      const doc = await rig.jobDoc(request.requestId as string);
-      expect(doc?.state).toBe('dispatching');
+      const doc = await rig.jobDoc(requestId);
+      expect(doc?.state).toBe('queued');
+      expect(doc?.queue).toMatchObject({ reason, checkStarted });
       expect((doc?.dispatch as { leaseOwner: unknown }).leaseOwner).toBeNull();
-      // No wait for a lease to expire: the released lease is taken over at once.
-      const retry = await rig.push(envelope(request));
-      expect(retry).toMatchObject({ status: 201, body: { outcome: 'dispatched' } });
-      expect((await rig.jobDoc(request.requestId as string))?.dispatch).toMatchObject({
-        attempts: 2,
+      // A redelivery is a duplicate: Firestore is the queue now, not Pub/Sub.
+      expect((await rig.push(envelope(request))).body.outcome).toBe('duplicate');
+      // What Cloud Scheduler calls: the drain waits out the budget's backoff and starts it.
+      const drained = await rig.app.inject({
+        method: 'POST',
+        url: '/reconcile',
+        payload: { drainForMs: 10_000 },
       });
+      expect(drained.json()).toMatchObject({ drain: { started: 1, queueDepth: 0 } });
+      const after = await rig.jobDoc(requestId);
+      expect(after?.state).toBe('dispatched');
+      // The push's own short drain may have tried once more while the fault was still on.
+      expect((after?.dispatch as { attempts: number }).attempts).toBeGreaterThanOrEqual(2);
+      expect(after?.pendingRequest).toBeUndefined();
       expect((await rig.executions()).length).toBe(before + 1);
     });
   }

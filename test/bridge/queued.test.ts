@@ -1,9 +1,8 @@
 import { FieldValue } from '@google-cloud/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dispatchAllQueued, dispatchQueued, type QueueDeps } from '../../src/dispatch/index.ts';
 import { BRIDGE_EXECUTION_ENV, jobDocumentId } from '../../src/contract/index.ts';
-import { CloudRunLauncher } from '../../src/launcher/index.ts';
-import { envelope, jobRequest, REGION, startRig, type Rig } from './rig.ts';
+import type { DrainResult } from '../../src/dispatch/drain.ts';
+import { envelope, jobRequest, startRig, type Rig } from './rig.ts';
 
 const LIMITS = {
   runJobPerMinute: 100_000,
@@ -14,17 +13,20 @@ const LIMITS = {
 
 describe('per-key concurrency: queued jobs', () => {
   let rig: Rig;
-  let deps: QueueDeps;
   beforeAll(async () => {
     rig = await startRig({ limits: LIMITS });
-    deps = {
-      firestore: rig.firestore,
-      collection: 'jobs',
-      keyConcurrency: LIMITS.keyConcurrency,
-      launcher: new CloudRunLauncher(rig.run, { project: rig.projectId, region: REGION }),
-      leaseMs: 60_000,
-    };
+    // A bridge already serving: its clients connected (a cold first call can outlast a budget).
+    await deliver(envelope(jobRequest()));
   });
+  /** A reconcile call's drain, as Cloud Scheduler makes it. */
+  const drain = async (): Promise<DrainResult> => {
+    const res = await rig.app.inject({
+      method: 'POST',
+      url: '/reconcile',
+      payload: { drainForMs: 3000 },
+    });
+    return res.json<{ drain: DrainResult }>().drain;
+  };
   afterAll(async () => {
     await rig?.close();
   });
@@ -61,15 +63,20 @@ describe('per-key concurrency: queued jobs', () => {
     const ids = [a, b, c].map((r) => r.requestId as string) as [string, string, string];
     expect((await deliver(envelope(a))).body.outcome).toBe('dispatched');
     const rb = await deliver(envelope(b));
-    expect(rb).toMatchObject({ status: 202, body: { outcome: 'queued' } });
+    expect(rb).toMatchObject({
+      status: 202,
+      body: { outcome: 'queued', reason: 'concurrency-key' },
+    });
+    expect((await rig.jobDoc(jobDocumentId(ids[1])))?.queue).toMatchObject({
+      reason: 'concurrency-key',
+    });
     expect((await deliver(envelope(c))).body.outcome).toBe('queued');
     // A redelivery of a queued message is a duplicate, not a second queue entry.
     expect((await deliver(envelope(b))).body.outcome).toBe('duplicate');
 
-    expect(await dispatchQueued(deps, key)).toEqual([]); // a is still running
+    expect(await drain()).toMatchObject({ started: 0, queueDepth: 2 }); // a is still running
     await finish(ids[0]);
-    const second = await dispatchQueued(deps, key);
-    expect(second).toMatchObject([{ docId: jobDocumentId(ids[1]), result: 'dispatched' }]);
+    expect(await drain()).toMatchObject({ started: 1, queueDepth: 1 });
     expect(await state(ids[1])).toBe('dispatched');
     expect(await state(ids[2])).toBe('queued');
     const [execution] = await executionsOf(ids[1]);
@@ -81,10 +88,8 @@ describe('per-key concurrency: queued jobs', () => {
       .doc(jobDocumentId(ids[2]))
       .update({ cancelRequested: true, updatedAt: FieldValue.serverTimestamp() });
     await finish(ids[1]);
-    // What a reconciler pass calls: every key with queued jobs.
-    expect(await dispatchAllQueued(deps)).toMatchObject([
-      { docId: jobDocumentId(ids[2]), result: 'cancelled' },
-    ]);
+    // The reconcile pass or its drain ends it, whichever reads it first; neither starts it.
+    expect(await drain()).toMatchObject({ started: 0, queueDepth: 0 });
     expect(await state(ids[2])).toBe('cancelled');
     for (const [id, n] of [
       [ids[0], 1],
@@ -111,7 +116,7 @@ describe('per-key concurrency: queued jobs', () => {
     expect(launched.reduce((x, y) => x + y, 0)).toBe(1);
   });
 
-  it('a keyed request with env values is not queued (they are never stored): 429', async () => {
+  it('a keyed request with env values waits queued too, and starts with them', async () => {
     const key = 'tenant-c';
     expect(
       (await rig.push(envelope(jobRequest({ function: 'report', concurrencyKey: key })))).body
@@ -120,9 +125,22 @@ describe('per-key concurrency: queued jobs', () => {
     const secret = jobRequest({ function: 'report', concurrencyKey: key, env: { TOKEN: 'abc' } });
     const res = await rig.push(envelope(secret));
     expect(res).toMatchObject({
-      status: 429,
-      body: { outcome: 'rate-limited', limit: 'concurrency-key' },
+      status: 202,
+      body: { outcome: 'queued', reason: 'concurrency-key' },
     });
-    expect(await rig.jobDoc(jobDocumentId(secret.requestId as string))).toBeUndefined();
+    const running = await rig.firestore
+      .collection('jobs')
+      .where('concurrencyKey', '==', key)
+      .where('state', '==', 'dispatched')
+      .get();
+    for (const doc of running.docs) await finish(String(doc.get('requestId')));
+    expect(await drain()).toMatchObject({ started: 1 });
+    const [execution] = await executionsOf(secret.requestId as string);
+    const env = execution?.template?.containers?.[0]?.env ?? [];
+    expect(env.find((v) => v.name === 'TOKEN')?.value).toBe('abc');
+    // Once started, the document no longer holds the value.
+    expect(
+      (await rig.jobDoc(jobDocumentId(secret.requestId as string)))?.pendingRequest,
+    ).toBeUndefined();
   });
 });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
 import type { protos } from '@google-cloud/run';
 import type { BridgeConfig } from '../../src/config/index.ts';
-import type { LaunchLimiter } from '../../src/dispatch/limiter.ts';
+import type { RunBudget } from '../../src/dispatch/budget.ts';
 import type { PushVerifier } from '../../src/bridge/push-auth.ts';
 import {
   buildBridgeServer,
@@ -58,7 +58,7 @@ export interface RigOptions {
   shutdownGraceMs?: number;
   limits?: BridgeConfig['limits'];
   /** Handed to the bridge so the test can read its gauge. */
-  limiter?: LaunchLimiter;
+  budget?: RunBudget;
   /** Another Firestore client (e.g. one pointed at nothing). */
   firestore?: (projectId: string) => Firestore;
   /** What `POST /reconcile` treats as stale. */
@@ -115,7 +115,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     launcher,
     logger,
     ...(options.verifier ? { verifier: options.verifier } : {}),
-    ...(options.limiter ? { limiter: options.limiter } : {}),
+    ...(options.budget ? { budget: options.budget } : {}),
     ...(options.reconcile ? { reconcile: options.reconcile } : {}),
   });
   await app.ready();

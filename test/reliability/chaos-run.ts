@@ -51,12 +51,12 @@ export interface ChaosReport extends ChaosVerdict {
 
 /** One reconcile sweep the way `jobbridge dev` runs it in a loop, over every page. */
 async function reconcileSweep(
-  deps: Omit<ReconcileAllDeps, 'keyConcurrency' | 'leaseMs'>,
+  deps: ReconcileAllDeps,
   actions: Record<string, number>,
 ): Promise<void> {
   await reconcileAll(
-    // The chaos load has no concurrency keys: nothing is ever queued.
-    { ...deps, keyConcurrency: 0, leaseMs: 60_000 },
+    // Only the passes: the bridges' own reconcile calls drain the queue.
+    deps,
     {
       // A short staleness window (the run lasts minutes); the lease grace stays at its default
       // (600 s), so a `dispatching` job is always left to its Pub/Sub redelivery.
@@ -157,7 +157,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         await reconcileSweep(deps, reconcilerActions).catch((err: unknown) =>
           say(`reconcile sweep failed: ${String(err)}`),
         );
-        await new Promise((r) => setTimeout(r, 2000));
+        // What Cloud Scheduler calls on the bridge: a reconcile pass that drains the queue.
+        await fetch(`${bridge.url}/reconcile`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ drainForMs: 1500 }),
+          signal: AbortSignal.timeout(10_000),
+        }).catch(() => undefined); // the bridge is being killed: the next call reaches it
+        await new Promise((r) => setTimeout(r, 500));
       }
     })();
     if (options.faults) {

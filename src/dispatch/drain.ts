@@ -1,0 +1,340 @@
+import { randomUUID } from 'node:crypto';
+import { parseJobRequest, type JobRequest } from '../contract/index.ts';
+import type { Launcher } from '../launcher/index.ts';
+import type { Logger } from '../log.ts';
+import { newOpCount, type OpCount } from '../store/job-ops.ts';
+import type { QueueDepth, QueueEntry } from '../store/job-queue.ts';
+import type { Lease } from '../store/job-repository.ts';
+import type { JobDispatchStore, JobQueueStore } from '../store/port.ts';
+import type { RunBudget, Ticket } from './budget.ts';
+import type { MaxRetriesCache } from './launch-request.ts';
+import type { QueueKnowledge } from './queue-knowledge.ts';
+import { findStarted, startLeased } from './start.ts';
+
+export interface DrainDeps {
+  queue: JobQueueStore;
+  repository: JobDispatchStore;
+  launcher: Launcher;
+  budget: RunBudget;
+  maxRetries: MaxRetriesCache;
+  /** The allowlist: a stored request passes it again before it is started. */
+  jobs: ReadonlySet<string>;
+  leaseMs: number;
+  /** At most this many jobs of one `concurrencyKey` hold a slot; 0 turns it off. */
+  keyConcurrency: number;
+  /** What this instance knows of the queue; shared with admission. */
+  knowledge: QueueKnowledge;
+  /** RunJob calls one drain makes at once. */
+  parallelism?: number;
+  /** Entries read per query. */
+  pageSize?: number;
+  now?: () => Date;
+  log?: Logger;
+}
+
+/** What one drain did, logged as one line and answered by `POST /reconcile`. */
+export interface DrainResult {
+  started: number;
+  adopted: number;
+  requeued: number;
+  cancelled: number;
+  failed: number;
+  /** Entries another dispatcher (or a cancel, or a redelivery) got to first. */
+  raced: number;
+  /** Why it stopped: the queue was empty, the deadline came, or the budget had no room. */
+  stoppedBy: 'empty' | 'deadline' | 'budget';
+  queueDepth: number;
+  oldestQueuedAgeMs: number | null;
+  durationMs: number;
+  firestore: OpCount;
+}
+
+type Step =
+  | keyof Pick<DrainResult, 'started' | 'adopted' | 'requeued' | 'cancelled' | 'failed' | 'raced'>
+  | 'key-busy'
+  | 'no-ticket'
+  | 'skipped';
+
+/**
+ * Round-robin over jobs, each job's entries oldest first: one busy job cannot starve another
+ * (fairness across jobs), while every job keeps its own order.
+ */
+export function fairOrder(entries: readonly QueueEntry[]): QueueEntry[] {
+  const byJob = new Map<string, QueueEntry[]>();
+  for (const e of entries) {
+    const list = byJob.get(e.job) ?? [];
+    list.push(e);
+    byJob.set(e.job, list);
+  }
+  const lists = [...byJob.values()];
+  const out: QueueEntry[] = [];
+  for (let i = 0; out.length < entries.length; i++) {
+    for (const list of lists) {
+      const e = list[i];
+      if (e !== undefined) out.push(e);
+    }
+  }
+  return out;
+}
+
+/**
+ * The dispatcher's drain: starts queued requests, oldest first per job and fair across jobs,
+ * within this instance's RunJob budget, until the queue is empty or the deadline comes. It also
+ * takes over entries whose holder died after admission (`dispatching`, lease expired): adopts the
+ * execution it had started, or starts it. Runs inside a request (a push delivery, `POST
+ * /reconcile`, `jobbridge reconcile`), so it works on Cloud Run with CPU only during requests; any
+ * number of drains on any number of instances may run at once, since each move out of the queue
+ * is fenced (store/job-queue.ts). One drain at a time per instance: a second caller joins it.
+ */
+export class Drainer {
+  private readonly deps: DrainDeps;
+  private readonly now: () => Date;
+  private running: Promise<DrainResult> | undefined;
+
+  constructor(deps: DrainDeps) {
+    this.deps = deps;
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  /** Drains until `deadlineMs` (epoch ms); joins the drain already running, if any. */
+  drain(deadlineMs: number): Promise<DrainResult> {
+    this.running ??= this.run(deadlineMs).finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async run(deadlineMs: number): Promise<DrainResult> {
+    const startedAt = performance.now();
+    const ops = newOpCount();
+    const counts: Record<Step, number> = {
+      started: 0,
+      adopted: 0,
+      requeued: 0,
+      cancelled: 0,
+      failed: 0,
+      raced: 0,
+      'key-busy': 0,
+      'no-ticket': 0,
+      skipped: 0,
+    };
+    const pageSize = this.deps.pageSize ?? 100;
+    // Entries left where they are in this drain (key busy, nothing stored): read past them.
+    const passed = new Set<string>();
+    let stoppedBy: DrainResult['stoppedBy'] = 'empty';
+    // A holder that died leaves its lease to expire; a margin keeps clear of one that is slow.
+    const abandoned = await this.deps.queue.abandoned(new Date(this.now().getTime() - 1000), 50);
+    ops.reads += abandoned.length;
+    for (const entry of abandoned) {
+      if (Date.now() >= deadlineMs) break;
+      const step = await this.take(entry, deadlineMs, ops);
+      counts[step]++;
+      if (step === 'skipped' || step === 'key-busy') passed.add(entry.docId);
+      if (step === 'no-ticket') break;
+    }
+    for (;;) {
+      if (Date.now() >= deadlineMs) {
+        stoppedBy = 'deadline';
+        break;
+      }
+      const page = await this.deps.queue.oldest(pageSize + passed.size);
+      ops.reads += page.length;
+      const fresh = page.filter((e) => !passed.has(e.docId));
+      const complete = page.length < pageSize + passed.size;
+      // A request waiting for its key's slot holds up nobody else of its job.
+      const waiting = page.filter((e) => e.reason !== 'concurrency-key').map((e) => e.job);
+      if (complete) this.deps.knowledge.replace(waiting);
+      else for (const job of waiting) this.deps.knowledge.add(job);
+      if (fresh.length === 0) break;
+      const steps = await this.pool(fairOrder(fresh), deadlineMs, ops);
+      let progressed = false;
+      for (const [entry, step] of steps) {
+        counts[step]++;
+        // Back in the queue after a launch error: the next drain tries it again, not this one.
+        if (step === 'skipped' || step === 'key-busy' || step === 'requeued')
+          passed.add(entry.docId);
+        if (step !== 'no-ticket') progressed = true;
+      }
+      if (steps.some(([, step]) => step === 'no-ticket')) {
+        stoppedBy = Date.now() >= deadlineMs ? 'deadline' : 'budget';
+        break;
+      }
+      if (!progressed) break;
+    }
+    let depth: QueueDepth = { depth: 0, oldestQueuedAt: null };
+    try {
+      depth = await this.deps.queue.depth();
+      ops.reads += 2;
+    } catch (err: unknown) {
+      this.deps.log?.warn({ err }, 'drain: queue depth unavailable');
+    }
+    const result: DrainResult = {
+      started: counts.started,
+      adopted: counts.adopted,
+      requeued: counts.requeued,
+      cancelled: counts.cancelled,
+      failed: counts.failed,
+      raced: counts.raced,
+      stoppedBy,
+      queueDepth: depth.depth,
+      oldestQueuedAgeMs:
+        depth.oldestQueuedAt === null ? null : Date.now() - depth.oldestQueuedAt.getTime(),
+      durationMs: Math.round(performance.now() - startedAt),
+      firestore: ops,
+    };
+    this.deps.log?.info({ ...result, budget: this.deps.budget.gauge() }, 'drain');
+    return result;
+  }
+
+  /** Runs `take` over the entries with a few in flight at once, in their order. */
+  private async pool(
+    entries: readonly QueueEntry[],
+    deadlineMs: number,
+    ops: OpCount,
+  ): Promise<[QueueEntry, Step][]> {
+    const out: [QueueEntry, Step][] = [];
+    let next = 0;
+    let stop = false;
+    const worker = async () => {
+      while (!stop && next < entries.length) {
+        const entry = entries[next++] as QueueEntry;
+        const step = await this.take(entry, deadlineMs, ops);
+        out.push([entry, step]);
+        if (step === 'no-ticket') stop = true;
+      }
+    };
+    const width = Math.max(1, this.deps.parallelism ?? 4);
+    await Promise.all(Array.from({ length: Math.min(width, entries.length) }, worker));
+    return out;
+  }
+
+  /** One entry: cancel, fail, adopt or start it. Never throws: an error leaves it for later. */
+  private async take(entry: QueueEntry, deadlineMs: number, ops: OpCount): Promise<Step> {
+    try {
+      return await this.takeOrThrow(entry, deadlineMs, ops);
+    } catch (err: unknown) {
+      this.deps.log?.warn({ err, docId: entry.docId }, 'drain: entry left for the next drain');
+      return 'skipped';
+    }
+  }
+
+  private async takeOrThrow(entry: QueueEntry, deadlineMs: number, ops: OpCount): Promise<Step> {
+    const now = this.now();
+    if (entry.state === 'queued' && entry.cancelRequested)
+      return (await this.deps.queue.cancel(entry, now, ops)) ? 'cancelled' : 'raced';
+    // Written before requests were kept (or by hand): only its Pub/Sub redelivery can start it.
+    if (entry.pendingRequest === undefined) return 'skipped';
+    const request = this.storedRequest(entry);
+    if (typeof request === 'string') {
+      const error = { code: 'invalid-stored-request', message: request };
+      return (await this.deps.queue.fail(entry, error, now, ops)) ? 'failed' : 'raced';
+    }
+    const ticket = await this.deps.budget.take(deadlineMs);
+    if (ticket === undefined) return 'no-ticket';
+    let lease: Lease | 'key-busy' | undefined;
+    try {
+      lease = await this.lease(entry, ops);
+    } catch (err: unknown) {
+      ticket.unused();
+      throw err;
+    }
+    if (lease === undefined || lease === 'key-busy') {
+      ticket.unused();
+      return lease === undefined ? 'raced' : 'key-busy';
+    }
+    return this.startHolding(entry, request, lease, ticket, ops);
+  }
+
+  private async startHolding(
+    entry: QueueEntry,
+    request: JobRequest,
+    lease: Lease,
+    ticket: Ticket,
+    ops: OpCount,
+  ): Promise<Step> {
+    const { repository, launcher } = this.deps;
+    // Its holder may have died after RunJob and before recording it: adopt, never rerun.
+    if (entry.checkStarted || entry.state === 'dispatching') {
+      let found;
+      try {
+        found = await findStarted(launcher, [entry.job, request.job], entry.requestId);
+      } catch (err: unknown) {
+        ticket.unused();
+        await repository.requeue(
+          lease,
+          { reason: 'runjob-rate', checkStarted: true, queuedAt: entry.queuedAt ?? this.now() },
+          this.now(),
+          ops,
+        );
+        throw err;
+      }
+      if (found !== undefined) {
+        ticket.unused();
+        const record = { operationName: null, executionName: found.name, adopted: true };
+        const held = await repository.recordDispatched(lease, record, this.now(), ops);
+        return held ? 'adopted' : 'raced';
+      }
+    }
+    if (entry.cancelRequested) {
+      ticket.unused();
+      const verdict = await repository.cancelIfRequested(lease, this.now(), ops);
+      return verdict === 'cancelled' ? 'cancelled' : 'raced';
+    }
+    const result = await startLeased(
+      { repository, launcher, maxRetries: this.deps.maxRetries, now: this.now },
+      { lease, requestId: entry.requestId, request, queuedAt: entry.queuedAt ?? undefined },
+      ticket,
+      ops,
+    );
+    switch (result.kind) {
+      case 'dispatched':
+        return 'started';
+      case 'adopted':
+        return 'adopted';
+      case 'requeued':
+        this.deps.knowledge.add(request.job);
+        return 'requeued';
+      case 'failed':
+        return 'failed';
+      case 'lease-lost':
+        return 'raced';
+    }
+  }
+
+  private lease(entry: QueueEntry, ops: OpCount): Promise<Lease | 'key-busy' | undefined> {
+    const owner = randomUUID();
+    const keyed = entry.concurrencyKey !== null && this.deps.keyConcurrency > 0;
+    return keyed
+      ? this.deps.queue.leaseKeyed(
+          entry,
+          owner,
+          this.now(),
+          this.deps.leaseMs,
+          this.deps.keyConcurrency,
+          ops,
+        )
+      : this.deps.queue.lease(entry, owner, this.now(), this.deps.leaseMs, ops);
+  }
+
+  /**
+   * The stored request, through the same parse and allowlist as a fresh push: code that can
+   * write Firestore must not be able to start what a publisher could not. A string says why not.
+   */
+  private storedRequest(entry: QueueEntry): JobRequest | string {
+    let json: unknown;
+    try {
+      json = JSON.parse(entry.pendingRequest ?? '');
+    } catch {
+      return 'the stored request is not JSON';
+    }
+    const parsed = parseJobRequest(json);
+    if (!parsed.ok) return `the stored request is invalid: ${parsed.error.message}`;
+    if (!this.deps.jobs.has(parsed.value.job))
+      return `job "${parsed.value.job}" is not on this bridge's allowlist`;
+    return parsed.value;
+  }
+}
