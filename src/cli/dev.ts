@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { DEFAULT_COLLECTION } from '../contract/index.ts';
 import { startDevStack, type DevStack } from '../devstack/dev-stack.ts';
+import { CLOUD_RUN_DEFAULT_QUOTAS } from '../emulator/index.ts';
 import { nextSteps } from '../devstack/next-steps.ts';
 import { DevStackError } from '../devstack/ports.ts';
 import { DEFAULT_TOPIC } from './context.ts';
@@ -22,6 +23,8 @@ interface DevFlags {
   bridgePort: number;
   uiPort: number;
   reconcileIntervalMs: number;
+  runjobPerMinute?: number;
+  maxRunningExecutions?: number;
   verbose?: boolean;
 }
 
@@ -97,6 +100,16 @@ export function register(program: Command): void {
       integerAtLeast(0),
       5000,
     )
+    .option(
+      '--runjob-per-minute <n>',
+      "the Cloud Run Jobs emulator's job run quota, and the bridge's pace (default: Cloud Run's, 180)",
+      integerAtLeast(1),
+    )
+    .option(
+      '--max-running-executions <m>',
+      "the Cloud Run Jobs emulator's running-executions limit (default: Cloud Run's, 1000)",
+      integerAtLeast(1),
+    )
     .option('--verbose', "also print the Google emulators' own output")
     .addHelpText(
       'after',
@@ -135,6 +148,15 @@ export function register(program: Command): void {
             uiCost: recordedCost({ vcpu: 1, memoryGib: 0.5 }),
             verbose: flags.verbose === true,
             reconcileIntervalMs: flags.reconcileIntervalMs,
+            runQuotas: {
+              ...CLOUD_RUN_DEFAULT_QUOTAS,
+              ...(flags.runjobPerMinute !== undefined
+                ? { runJobPerMinute: flags.runjobPerMinute }
+                : {}),
+              ...(flags.maxRunningExecutions !== undefined
+                ? { maxRunningExecutions: flags.maxRunningExecutions }
+                : {}),
+            },
             log,
             onProcessGroup,
           });

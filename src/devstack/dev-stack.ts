@@ -278,6 +278,10 @@ function bridgeEnv(
     [FIXED_ENV.firestoreEmulatorHost]: at.firestore,
     [FIXED_ENV.cloudRunEmulatorHost]: at.run,
     [BRIDGE_ENV.host]: '127.0.0.1',
+    // The bridge paces itself to the emulator's run quota, as an operator sets it to Cloud Run's.
+    [BRIDGE_ENV.runJobPerMinute]:
+      env[BRIDGE_ENV.runJobPerMinute] ??
+      String((options.runQuotas ?? CLOUD_RUN_DEFAULT_QUOTAS).runJobPerMinute ?? 60),
     // Locally, a job left behind is worth finishing within seconds, not minutes.
     [RECONCILER_ENV.staleAfterMs]: env[RECONCILER_ENV.staleAfterMs] ?? '20000',
     [RECONCILER_ENV.leaseGraceMs]: env[RECONCILER_ENV.leaseGraceMs] ?? '120000',
@@ -298,10 +302,22 @@ function startReconcileLoop(
   let running: Promise<void> = Promise.resolve();
   const pass = async (): Promise<void> => {
     try {
-      const res = await fetch(url, { method: 'POST', signal: AbortSignal.timeout(intervalMs * 4) });
-      const summary = (await res.json()) as { actions?: Record<string, number> };
+      // Like Cloud Scheduler's call, it drains the queue for most of the interval.
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ drainForMs: Math.max(0, intervalMs - 500) }),
+        signal: AbortSignal.timeout(intervalMs * 4),
+      });
+      const summary = (await res.json()) as {
+        actions?: Record<string, number>;
+        drain?: { started?: number; adopted?: number; cancelled?: number; failed?: number };
+      };
       const acted = Object.entries(summary.actions ?? {}).filter(([kind]) => kind !== 'waiting');
-      if (!res.ok || acted.length > 0) {
+      const drained = Object.entries(summary.drain ?? {}).some(
+        ([kind, n]) => ['started', 'adopted', 'cancelled', 'failed'].includes(kind) && n !== 0,
+      );
+      if (!res.ok || acted.length > 0 || drained) {
         log(formatLogLine('reconcile', `${res.status} ${JSON.stringify(summary)}`));
       }
     } catch (err: unknown) {

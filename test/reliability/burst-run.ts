@@ -1,0 +1,259 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Firestore } from '@google-cloud/firestore';
+import { PubSub, type Subscription } from '@google-cloud/pubsub';
+import { freePort } from '../../src/devstack/google-emulators.ts';
+import { loadJobFile, startRunEmulator } from '../../src/emulator/index.ts';
+import { createRunClients } from '../../src/launcher/index.ts';
+import { RestartingBridge } from './chaos-bridge.ts';
+import { CHAOS_JOB, planLoad, prng, publishPlanned } from './chaos-plan.ts';
+import { verifyChaos, type ChaosVerdict } from './chaos-verify.ts';
+
+const JOBS_FILE = fileURLToPath(new URL('../../examples/jobs.json', import.meta.url));
+const REGION = 'local';
+
+export interface BurstOptions {
+  requests: number;
+  /** Bridge instances, each behind its own push subscription on the one topic. */
+  bridges: number;
+  duplicateRate: number;
+  invalidRate: number;
+  /** The Cloud Run Jobs emulator's run quota, and each bridge's pace. */
+  runJobPerMinute: number;
+  /** SIGKILL and restart each bridge every this many ms (random in the range); none if unset. */
+  killEveryMs?: [number, number];
+  /** Give the push subscriptions Pub/Sub's retry policy (min–max backoff, seconds). */
+  retryPolicy?: { minimumBackoffSeconds: number; maximumBackoffSeconds: number };
+  /** Deliveries before Pub/Sub dead-letters a message. */
+  maxDeliveryAttempts: number;
+  pubsubHost: string;
+  firestoreHost: string;
+  seed?: number;
+  settleTimeoutMs: number;
+  progress?: (line: string) => void;
+}
+
+export interface BurstReport extends ChaosVerdict {
+  requests: number;
+  bridges: number;
+  duplicates: number;
+  invalid: number;
+  distinctValid: number;
+  runJobPerMinute: number;
+  /** Messages Pub/Sub gave up on. */
+  deadLettered: number;
+  /** The most executions started in any 60 s: never above the quota. */
+  maxRunJobInAnyMinute: number;
+  bridgeRestarts: number;
+  /** Push deliveries per outcome, over all bridges and all their lives. */
+  bridgeOutcomes: Record<string, number>;
+  /** First publish → the last valid request finished. */
+  wallMs: number;
+  /** distinctValid ÷ the quota: no dispatcher can beat it. */
+  floorMs: number;
+}
+
+/** The most timestamps inside any window of `windowMs`. */
+export function maxInWindow(times: readonly number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let best = 0;
+  let start = 0;
+  for (let end = 0; end < sorted.length; end++) {
+    while ((sorted[end] as number) - (sorted[start] as number) >= windowMs) start++;
+    best = Math.max(best, end - start + 1);
+  }
+  return best;
+}
+
+async function countMessages(subscription: Subscription, quietMs: number): Promise<number> {
+  let count = 0;
+  let last = Date.now();
+  subscription.on('message', (m: { ack(): void }) => {
+    count++;
+    last = Date.now();
+    m.ack();
+  });
+  while (Date.now() - last < quietMs) await new Promise((r) => setTimeout(r, 200));
+  await subscription.close();
+  return count;
+}
+
+/**
+ * A burst published all at once through the real Pub/Sub emulator to `bridges` `jobbridge serve`
+ * children, each with its own push subscription on the topic (so every message reaches each of
+ * them), against the Cloud Run Jobs emulator with its run quota on; optionally every bridge is
+ * SIGKILLed and restarted at random. A reconcile call (what Cloud Scheduler makes) goes to each
+ * bridge in turn every 2 s. Then every promise is checked: one execution per valid request,
+ * invalid ones `rejected`, nothing stuck, nothing dead-lettered, the quota never passed.
+ */
+export async function runBurst(options: BurstOptions): Promise<BurstReport> {
+  const say = options.progress ?? (() => undefined);
+  const seed = options.seed ?? 1;
+  const random = prng(seed + 11);
+  process.env.PUBSUB_EMULATOR_HOST = options.pubsubHost;
+  process.env.FIRESTORE_EMULATOR_HOST = options.firestoreHost;
+  const projectId = `burst-${randomUUID().slice(0, 8)}`;
+  const plan = planLoad(options.requests, {
+    duplicateRate: options.duplicateRate,
+    invalidRate: options.invalidRate,
+    workerKillRate: 0,
+    seed,
+  });
+  const firestore = new Firestore({ projectId, preferRest: false });
+  const pubsub = new PubSub({ projectId });
+  const { jobs, baseDir } = await loadJobFile(JOBS_FILE);
+  const compileCache = join(tmpdir(), 'jobbridge-chaos-compile-cache');
+  mkdirSync(compileCache, { recursive: true });
+  const emulator = await startRunEmulator({
+    jobs,
+    baseDir,
+    killGraceMs: 2000,
+    quotas: { runJobPerMinute: options.runJobPerMinute, maxRunningExecutions: 1000 },
+    taskEnv: {
+      GOOGLE_CLOUD_PROJECT: projectId,
+      FIRESTORE_EMULATOR_HOST: options.firestoreHost,
+      JOBBRIDGE_COLLECTION: 'jobs',
+      LOG_LEVEL: 'warn',
+      NODE_COMPILE_CACHE: compileCache,
+    },
+    log: () => undefined,
+  });
+  const run = createRunClients({ emulatorHost: emulator.host, projectId });
+  const bridges: RestartingBridge[] = [];
+  for (let i = 0; i < options.bridges; i++) {
+    const port = await freePort();
+    bridges.push(
+      new RestartingBridge(
+        {
+          PATH: process.env.PATH,
+          GOOGLE_CLOUD_PROJECT: projectId,
+          JOBBRIDGE_REGION: REGION,
+          JOBBRIDGE_JOBS: CHAOS_JOB,
+          JOBBRIDGE_INSECURE_PUSH: 'true',
+          JOBBRIDGE_LISTEN_HOST: '127.0.0.1',
+          PORT: String(port),
+          JOBBRIDGE_LEASE_MS: '4000',
+          JOBBRIDGE_BUDGET_MS: '3000',
+          JOBBRIDGE_RUNJOB_PER_MINUTE: String(options.runJobPerMinute),
+          FIRESTORE_EMULATOR_HOST: options.firestoreHost,
+          CLOUD_RUN_EMULATOR_HOST: emulator.host,
+          NODE_COMPILE_CACHE: compileCache,
+          LOG_LEVEL: 'info',
+        },
+        port,
+      ),
+    );
+  }
+  const topicName = `burst-${projectId}`;
+  const subscriptions = bridges.map((_, i) => `burst-push-${i}-${projectId}`);
+  const deadLetterPull = `burst-dead-${projectId}`;
+  let draining = true;
+  let drainLoop: Promise<void> | undefined;
+  try {
+    await Promise.all(bridges.map((b) => b.start()));
+    const [topic] = await pubsub.createTopic(topicName);
+    const [deadLetter] = await pubsub.createTopic(`${topicName}-dead-letter`);
+    await deadLetter.createSubscription(deadLetterPull);
+    for (const [i, bridge] of bridges.entries()) {
+      await topic.createSubscription(subscriptions[i] as string, {
+        pushConfig: { pushEndpoint: `${bridge.url}/pubsub/push` },
+        ackDeadlineSeconds: 10,
+        deadLetterPolicy: {
+          deadLetterTopic: deadLetter.name,
+          maxDeliveryAttempts: options.maxDeliveryAttempts,
+        },
+        ...(options.retryPolicy
+          ? {
+              retryPolicy: {
+                minimumBackoff: { seconds: options.retryPolicy.minimumBackoffSeconds },
+                maximumBackoff: { seconds: options.retryPolicy.maximumBackoffSeconds },
+              },
+            }
+          : {}),
+      });
+    }
+    // Cloud Scheduler's call, to whichever instance answers: each bridge in turn.
+    drainLoop = (async () => {
+      for (let i = 0; draining; i++) {
+        const bridge = bridges[i % bridges.length] as RestartingBridge;
+        await fetch(`${bridge.url}/reconcile`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ drainForMs: 1500 }),
+          signal: AbortSignal.timeout(10_000),
+        }).catch(() => undefined); // a bridge being killed: the next call goes elsewhere
+        await new Promise((r) => setTimeout(r, 2000 / bridges.length));
+      }
+    })();
+    if (options.killEveryMs) {
+      const [minMs, maxMs] = options.killEveryMs;
+      for (const bridge of bridges) bridge.startChaos(minMs, maxMs, random);
+    }
+    const started = performance.now();
+    const docIds = new Map<string, 'valid' | 'invalid'>();
+    const publishedAt = new Map<string, number>();
+    // All at once: every publish in flight together, as a fan-out at midnight would send them.
+    const ids = await Promise.all(plan.publishes.map((p) => publishPlanned(pubsub, topic, p)));
+    plan.publishes.forEach((p, i) => {
+      docIds.set(ids[i] as string, p.kind === 'invalid' ? 'invalid' : 'valid');
+      if (p.kind === 'valid') publishedAt.set(p.requestId, Date.now());
+    });
+    say(`published ${plan.publishes.length} in ${Math.round(performance.now() - started)} ms`);
+    const verdict = await verifyChaos({
+      firestore,
+      run,
+      parent: `projects/${projectId}/locations/${REGION}/jobs/${CHAOS_JOB}`,
+      docIds,
+      valid: plan.valid,
+      publishedAt,
+      timeoutMs: options.settleTimeoutMs,
+      progress: say,
+    });
+    const wallMs = Math.round(performance.now() - started);
+    for (const bridge of bridges) await bridge.stopChaos();
+    const [executions] = await run.executions.listExecutions({
+      parent: `projects/${projectId}/locations/${REGION}/jobs/${CHAOS_JOB}`,
+    });
+    const createTimes = executions.map(
+      (e) =>
+        Number(e.createTime?.seconds ?? 0) * 1000 + Math.floor((e.createTime?.nanos ?? 0) / 1e6),
+    );
+    const deadLettered = await countMessages(pubsub.subscription(deadLetterPull), 3000);
+    const outcomes: Record<string, number> = {};
+    for (const bridge of bridges)
+      for (const [k, n] of Object.entries(bridge.counts.outcomes))
+        outcomes[k] = (outcomes[k] ?? 0) + n;
+    return {
+      ...verdict,
+      requests: plan.publishes.length,
+      bridges: options.bridges,
+      duplicates: plan.publishes.filter((p) => p.kind === 'duplicate').length,
+      invalid: plan.publishes.filter((p) => p.kind === 'invalid').length,
+      distinctValid: plan.valid.size,
+      runJobPerMinute: options.runJobPerMinute,
+      deadLettered,
+      maxRunJobInAnyMinute: maxInWindow(createTimes, 60_000),
+      bridgeRestarts: bridges.reduce((n, b) => n + b.restarts, 0),
+      bridgeOutcomes: outcomes,
+      wallMs,
+      floorMs: Math.round((plan.valid.size / options.runJobPerMinute) * 60_000),
+    };
+  } finally {
+    draining = false;
+    await drainLoop;
+    for (const bridge of bridges) await bridge.close();
+    // The Pub/Sub emulator is shared: stop it pushing to ports nobody listens on any more.
+    for (const name of [...subscriptions, deadLetterPull])
+      await pubsub
+        .subscription(name)
+        .delete()
+        .catch(() => undefined);
+    await pubsub.close();
+    await run.close();
+    await emulator.stop();
+    await Promise.race([firestore.terminate(), new Promise((r) => setTimeout(r, 1000))]);
+  }
+}
