@@ -190,22 +190,45 @@ export class Drainer {
     return result;
   }
 
-  /** Runs `take` over the entries with a few in flight at once, in their order. */
+  /**
+   * Runs `take` over the entries with a few in flight at once, in their order; entries of one
+   * `concurrencyKey` one after the other, so that the oldest of a key gets its free slot.
+   */
   private async pool(
     entries: readonly QueueEntry[],
     deadlineMs: number,
     ops: OpCount,
   ): Promise<[QueueEntry, Step][]> {
     const out: [QueueEntry, Step][] = [];
-    let next = 0;
+    const left = [...entries];
+    const busyKeys = new Set<string>();
     let stop = false;
+    const waiting: (() => void)[] = [];
+    const wake = () => {
+      for (const resolve of waiting.splice(0)) resolve();
+    };
     const worker = async () => {
-      while (!stop && next < entries.length) {
-        const entry = entries[next++] as QueueEntry;
-        const step = await this.take(entry, deadlineMs, ops);
-        out.push([entry, step]);
-        if (step === 'no-ticket') stop = true;
+      while (!stop && left.length > 0) {
+        const i = left.findIndex(
+          (e) => e.concurrencyKey === null || !busyKeys.has(e.concurrencyKey),
+        );
+        if (i < 0) {
+          // Every entry left waits for a key another worker holds: wait for it to finish.
+          await new Promise<void>((resolve) => waiting.push(resolve));
+          continue;
+        }
+        const [entry] = left.splice(i, 1) as [QueueEntry];
+        if (entry.concurrencyKey !== null) busyKeys.add(entry.concurrencyKey);
+        try {
+          const step = await this.take(entry, deadlineMs, ops);
+          out.push([entry, step]);
+          if (step === 'no-ticket') stop = true;
+        } finally {
+          if (entry.concurrencyKey !== null) busyKeys.delete(entry.concurrencyKey);
+          wake();
+        }
       }
+      wake();
     };
     const width = Math.max(1, this.deps.parallelism ?? 4);
     await Promise.all(Array.from({ length: Math.min(width, entries.length) }, worker));

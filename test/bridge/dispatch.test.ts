@@ -178,7 +178,8 @@ describe('dedup-and-dispatch, in-process on the emulators', () => {
         url: '/reconcile',
         payload: { drainForMs: 10_000 },
       });
-      expect(drained.json()).toMatchObject({ drain: { started: 1, queueDepth: 0 } });
+      // Started by this drain, or already by the short one after the redelivery's answer.
+      expect(drained.json()).toMatchObject({ drain: { queueDepth: 0 } });
       const after = await rig.jobDoc(requestId);
       expect(after?.state).toBe('dispatched');
       // The push's own short drain may have tried once more while the fault was still on.

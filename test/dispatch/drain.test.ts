@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MaxRetriesCache } from '../../src/bridge/launch-request.ts';
+import { MaxRetriesCache } from '../../src/dispatch/index.ts';
 import { cancelJob } from '../../src/consumer/index.ts';
 import { BRIDGE_EXECUTION_ENV, jobDocumentId, type JobRequest } from '../../src/contract/index.ts';
 import { RunBudget } from '../../src/dispatch/budget.ts';
@@ -9,20 +9,20 @@ import { QueueKnowledge } from '../../src/dispatch/queue-knowledge.ts';
 import { CloudRunLauncher } from '../../src/launcher/index.ts';
 import { newOpCount } from '../../src/store/job-ops.ts';
 import { JobRepository } from '../../src/store/job-repository.ts';
-import { RunQueue, type QueueEntry } from '../../src/store/run-queue.ts';
+import { JobQueue, type QueueEntry } from '../../src/store/job-queue.ts';
 import { JOB, REGION, startRig, type Rig } from '../bridge/rig.ts';
 
 const GENEROUS = { runJobPerMinute: 100_000, runJobBurst: 1000, maxConcurrentLaunches: 50 };
 
 describe('the drain: many drainers, abandoned admissions, cancels', () => {
   let rig: Rig;
-  let queue: RunQueue;
+  let queue: JobQueue;
   let repository: JobRepository;
   let launcher: CloudRunLauncher;
 
   beforeAll(async () => {
     rig = await startRig();
-    queue = new RunQueue(rig.firestore, 'jobs');
+    queue = new JobQueue(rig.firestore, 'jobs');
     repository = new JobRepository(rig.firestore, 'jobs');
     launcher = new CloudRunLauncher(rig.run, { project: rig.projectId, region: REGION });
   });

@@ -68,7 +68,8 @@ export function maxInWindow(times: readonly number[], windowMs: number): number 
   return best;
 }
 
-async function countMessages(subscription: Subscription, quietMs: number): Promise<number> {
+/** Acks and counts what a pull subscription holds, until nothing came for `quietMs`. */
+export async function countMessages(subscription: Subscription, quietMs: number): Promise<number> {
   let count = 0;
   let last = Date.now();
   subscription.on('message', (m: { ack(): void }) => {
