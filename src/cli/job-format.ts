@@ -40,6 +40,15 @@ export function taskSummary(job: JobDocument, tasks: readonly TaskDocument[]): s
   return `${count('running')} running, ${count('succeeded')} succeeded, ${count('failed')} failed of ${total}`;
 }
 
+/** `queued (runjob-rate since 2026-12-01T20:00:00.000Z)` while queued; the state otherwise. */
+export function stateLine(job: JobDocument): string {
+  const state =
+    job.state === 'queued' && job.queue
+      ? `queued (${job.queue.reason} since ${time(job.queue.queuedAt)})`
+      : job.state;
+  return job.cancelRequested && job.state !== 'cancelled' ? `${state} (cancel requested)` : state;
+}
+
 /** ISO time or `-`. */
 export function time(value: Date | null | undefined): string {
   return value instanceof Date ? value.toISOString() : '-';

@@ -1,20 +1,16 @@
 import type { Command } from 'commander';
-import { getJob, type JobSnapshot } from '../consumer/index.ts';
+import { getJob, queuePosition, type JobSnapshot } from '../consumer/index.ts';
 import type { JobDocument } from '../contract/index.ts';
 import { JobNotFoundError, out, readClientConfig, withFirestore } from './context.ts';
-import { jobRatio, percent, table, taskSummary, time } from './job-format.ts';
+import { jobRatio, percent, stateLine, table, taskSummary, time } from './job-format.ts';
 
-function jobRows(job: JobDocument, snapshot: JobSnapshot): string[][] {
+function jobRows(job: JobDocument, snapshot: JobSnapshot, position?: number): string[][] {
   const labels = Object.entries(job.labels ?? {}).map(([k, v]) => `${k}=${v}`);
   const rows = [
     ['request id', job.requestId],
     ['job', job.function ? `${job.job} (function ${job.function})` : job.job],
-    [
-      'state',
-      job.cancelRequested && job.state !== 'cancelled'
-        ? `${job.state} (cancel requested)`
-        : job.state,
-    ],
+    ['state', stateLine(job)],
+    ...(position !== undefined ? [['position', `${position} queued ahead of it`]] : []),
     ['tasks', taskSummary(job, snapshot.tasks)],
     ['progress', percent(jobRatio(job, snapshot.tasks)).trim()],
     ['created', time(job.createdAt)],
@@ -29,8 +25,8 @@ function jobRows(job: JobDocument, snapshot: JobSnapshot): string[][] {
 }
 
 /** The human form of `jobbridge status`: the job's fields, then a row per task. */
-export function renderStatus(job: JobDocument, snapshot: JobSnapshot): string[] {
-  const lines = table(jobRows(job, snapshot));
+export function renderStatus(job: JobDocument, snapshot: JobSnapshot, position?: number): string[] {
+  const lines = table(jobRows(job, snapshot, position));
   if (snapshot.tasks.length > 0) {
     lines.push('');
     const rows = [['TASK', 'STATE', 'ATTEMPT', 'PROGRESS', 'MESSAGE']];
@@ -63,18 +59,30 @@ export function register(program: Command): void {
     )
     .action(async (requestId: string, flags: { json?: boolean }) => {
       const config = readClientConfig();
-      const snapshot = await withFirestore(config, (db) => getJob(db, requestId, config));
+      const { snapshot, position } = await withFirestore(config, async (db) => {
+        const got = await getJob(db, requestId, config);
+        const queuedAt = got.job?.state === 'queued' ? got.job.queue?.queuedAt : undefined;
+        return {
+          snapshot: got,
+          position: queuedAt ? await queuePosition(db, queuedAt, config) : undefined,
+        };
+      });
       if (!snapshot.job) throw new JobNotFoundError(requestId, config);
       if (flags.json) {
         out(
           JSON.stringify(
-            { documentId: snapshot.documentId, job: snapshot.job, tasks: snapshot.tasks },
+            {
+              documentId: snapshot.documentId,
+              job: snapshot.job,
+              tasks: snapshot.tasks,
+              ...(position !== undefined ? { queuePosition: position } : {}),
+            },
             null,
             2,
           ),
         );
       } else {
-        for (const line of renderStatus(snapshot.job, snapshot)) out(line);
+        for (const line of renderStatus(snapshot.job, snapshot, position)) out(line);
       }
     });
 }

@@ -1,6 +1,15 @@
 import type { JobSnapshot } from '../consumer/index.ts';
 import type { JobDocument, TaskDocument } from '../contract/index.ts';
-import { bar, fit, jobRatio, percent, taskLine, taskRatio, taskSummary } from './job-format.ts';
+import {
+  bar,
+  fit,
+  jobRatio,
+  percent,
+  stateLine,
+  taskLine,
+  taskRatio,
+  taskSummary,
+} from './job-format.ts';
 
 /** Shows a watched job as it changes; `finish` draws the final state and releases timers. */
 export interface WatchRenderer {
@@ -10,9 +19,7 @@ export interface WatchRenderer {
 
 /** The state shown for a job, with a pending cancellation. */
 function stateOf(job: JobDocument): string {
-  return job.cancelRequested && job.state !== 'cancelled'
-    ? `${job.state} (cancel requested)`
-    : job.state;
+  return stateLine(job);
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { DocumentSnapshot, Firestore, Query, Timestamp } from '@google-cloud/firestore';
+import type { DocumentSnapshot, Firestore, Timestamp } from '@google-cloud/firestore';
 import { ACTIVE_JOB_STATES, type QueueReason } from '../contract/index.ts';
 import {
   grpcError,
@@ -299,14 +299,5 @@ export class JobQueue implements JobQueueStore {
       depth: count.data().count,
       oldestQueuedAt: first ? dateOf(first.get('queue.queuedAt')) : null,
     };
-  }
-
-  /** How many entries were queued before `queuedAt`: a queued job's place (1 aggregation). */
-  async position(queuedAt: Date): Promise<number> {
-    const ahead: Query = this.firestore
-      .collection(this.collection)
-      .where('state', '==', 'queued')
-      .where('queue.queuedAt', '<', queuedAt);
-    return (await ahead.count().get()).data().count;
   }
 }

@@ -155,8 +155,6 @@ export interface JobQueueStore {
   fail(entry: QueueEntry, error: ErrorInfo, now: Date, ops: OpCount): Promise<boolean>;
   /** Depth and oldest entry. Cost: 1 aggregation read + 1 read. */
   depth(): Promise<QueueDepth>;
-  /** Entries queued before `queuedAt`: a queued job's place. Cost: 1 aggregation read. */
-  position(queuedAt: Date): Promise<number>;
 }
 
 /** One reconcile page: the two queries' results as views, and whether each was full. */
