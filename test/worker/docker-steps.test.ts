@@ -64,7 +64,12 @@ describe("the Dockerfile's steps, run without Docker", () => {
     expect(names.producer).toEqual(expect.arrayContaining(['publishJob', 'ensureJobTopology']));
     expect(names.consumer).toEqual(expect.arrayContaining(['watchJob', 'waitForJob', 'listJobs']));
     expect(names.contract).toEqual(expect.arrayContaining(['parseJobRequest', 'jobDocumentId']));
-    expect(names.worker).toEqual(['PermanentError', 'createTestContext']);
+    expect(names.worker).toEqual([
+      'PermanentError',
+      'argsChecks',
+      'argsProblem',
+      'createTestContext',
+    ]);
   });
 
   it('jobbridge serve from the install refuses a missing config, naming every variable', async () => {
