@@ -215,7 +215,7 @@ describe('security: per-job policy, env floor, request ids', () => {
       const { code } = await run.exited;
       expect(code).toBe(1);
       expect(run.err()).toMatch(
-        /JOBBRIDGE_INSECURE_PUSH: cannot be true on Cloud Run \(K_SERVICE is set\)/,
+        /JOBBRIDGE_INSECURE_PUSH:? cannot be true on Cloud Run \(K_SERVICE is set\)/,
       );
     } finally {
       await killAllChildren();
