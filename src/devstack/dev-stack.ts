@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { BRIDGE_ENV, RECONCILER_ENV } from '../config/index.ts';
 import { FIXED_ENV } from '../contract/index.ts';
 import {
@@ -209,6 +211,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       bridgeUrl: bridge.url,
       // Locally the dashboard also publishes (validated as `jobbridge publish` validates).
       publish: { jobs, publish: (request) => publishJob(uiPubSub, options.topic, request) },
+      taskLog: (execution, index) => readTaskLog(run.host, execution, index),
       ...(options.uiCost ? { costOf: options.uiCost } : {}),
       logger: createLogger({
         name: 'ui',
@@ -346,4 +349,23 @@ async function createTopology(
   } finally {
     await pubsub.close();
   }
+}
+
+/**
+ * A task's output, as the Cloud Run Jobs emulator keeps it: ListTasks (its HTTP/JSON API) gives
+ * the task's `logUri`, a file on this machine. Undefined when the task or its log is not there.
+ */
+async function readTaskLog(
+  runHost: string,
+  execution: string,
+  index: number,
+): Promise<string | undefined> {
+  const res = await fetch(`http://${runHost}/v2/${execution}/tasks?pageSize=10000`, {
+    signal: AbortSignal.timeout(5000),
+  });
+  if (!res.ok) return undefined;
+  const { tasks } = (await res.json()) as { tasks?: { index?: number; logUri?: string }[] };
+  const logUri = tasks?.find((t) => (t.index ?? 0) === index)?.logUri;
+  if (!logUri?.startsWith('file:')) return undefined;
+  return readFile(fileURLToPath(logUri), 'utf8').catch(() => undefined);
 }

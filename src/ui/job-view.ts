@@ -93,7 +93,7 @@ function timeline(job: JobDocument): SafeHtml {
   </section>`;
 }
 
-function taskRow(task: TaskDocument): SafeHtml {
+function taskRow(task: TaskDocument, logBase: string | undefined): SafeHtml {
   const retry = task.state === 'failed' && task.willRetry ? ' (will retry)' : '';
   const result =
     task.result && Object.keys(task.result).length > 0 ? JSON.stringify(task.result) : undefined;
@@ -112,10 +112,15 @@ function taskRow(task: TaskDocument): SafeHtml {
     <td>
       ${task.finishedAt && task.startedAt ? formatDuration(task.finishedAt.getTime() - task.startedAt.getTime()) : ''}
     </td>
+    ${logBase ? html`<td><a href="${logBase}/${task.taskIndex}/log" aria-label="log of task ${task.taskIndex}">log</a></td>` : ''}
   </tr>`;
 }
 
-function tasksSection(job: JobDocument, tasks: readonly TaskDocument[]): SafeHtml {
+function tasksSection(
+  job: JobDocument,
+  tasks: readonly TaskDocument[],
+  logBase: string | undefined,
+): SafeHtml {
   const expected = job.taskCount ?? tasks.length;
   return html`<section aria-labelledby="h-tasks">
     <h2 id="h-tasks">Tasks <span class="of">${tasks.length} of ${expected} reported</span></h2>
@@ -133,10 +138,11 @@ function tasksSection(job: JobDocument, tasks: readonly TaskDocument[]): SafeHtm
                 <th scope="col">Error</th>
                 <th scope="col">Result</th>
                 <th scope="col">Took</th>
+                ${logBase ? html`<th scope="col">Output</th>` : ''}
               </tr>
             </thead>
             <tbody>
-              ${tasks.map(taskRow)}
+              ${tasks.map((t) => taskRow(t, logBase))}
             </tbody>
           </table>`
     }
@@ -160,7 +166,14 @@ function executionSection(job: JobDocument, cost: JobCost | undefined): SafeHtml
 }
 
 /** The live part of the job page (everything but the cancel control). */
-export function jobLive(snapshot: JobSnapshot, cost: JobCost | undefined, now: Date): SafeHtml {
+export function jobLive(
+  snapshot: JobSnapshot,
+  cost: JobCost | undefined,
+  now: Date,
+  logs = false,
+): SafeHtml {
+  // Task output is linked only where the host can read it (the local emulator's logUri).
+  const logBase = logs ? `/jobs/${encodeURIComponent(snapshot.requestId)}/tasks` : undefined;
   const job = snapshot.job;
   if (!job) {
     return html`<p class="notice" role="status">
@@ -193,7 +206,7 @@ export function jobLive(snapshot: JobSnapshot, cost: JobCost | undefined, now: D
           </div>`
         : ''
     }
-    ${timeline(job)} ${tasksSection(job, snapshot.tasks)}
+    ${timeline(job)} ${tasksSection(job, snapshot.tasks, logBase)}
     <div class="columns">${requestSection(job)}${executionSection(job, cost)}</div>`;
 }
 
@@ -217,7 +230,13 @@ export function cancelControl(snapshot: JobSnapshot, allowCancel: boolean): Safe
 /** The whole job page body. */
 export function jobBody(
   snapshot: JobSnapshot,
-  options: { allowCancel: boolean; cost: JobCost | undefined; now: Date; notice?: string },
+  options: {
+    allowCancel: boolean;
+    cost: JobCost | undefined;
+    now: Date;
+    notice?: string;
+    logs?: boolean;
+  },
 ): SafeHtml {
   return html`<p class="crumbs"><a href="/">Jobs</a> /</p>
     <div class="head">
@@ -226,5 +245,5 @@ export function jobBody(
       <span class="cancel-result" role="status" aria-live="polite"></span>
     </div>
     ${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ''}
-    <div data-region="job">${jobLive(snapshot, options.cost, options.now)}</div>`;
+    <div data-region="job">${jobLive(snapshot, options.cost, options.now, options.logs)}</div>`;
 }

@@ -22,6 +22,7 @@ import type { Logger } from '../log.ts';
 import { loadAssets, type Asset, type AssetName } from './assets.ts';
 import { LiveFeeds } from './feeds.ts';
 import { filterQuery, listOptions, parseJobsFilter, type JobsFilter } from './filters.ts';
+import { batchOf } from './format.ts';
 import { html } from './html.ts';
 import { cancelControl, jobBody, jobLive, type JobCost } from './job-view.ts';
 import { jobHref, jobRows, jobsBody, overview, pager } from './jobs-view.ts';
@@ -47,6 +48,11 @@ export interface UiServerDeps {
    * these jobs. Absent in production: the dashboard publishes nothing there.
    */
   publish?: { publish: Publish; jobs: readonly string[] };
+  /**
+   * Local extras: the output of task `taskIndex` of an execution (the Cloud Run Jobs emulator's
+   * `logUri`), or undefined when there is none. Each task row then links to it.
+   */
+  taskLog?: (executionName: string, taskIndex: number) => Promise<string | undefined>;
   /** How long a live listener outlives its last page; default 30 s. */
   lingerMs?: number;
   now?: () => Date;
@@ -160,6 +166,7 @@ export function buildUiServer(deps: UiServerDeps): UiServer {
   });
 
   const canPublish = deps.publish !== undefined;
+  const logs = deps.taskLog !== undefined;
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -314,6 +321,7 @@ export function buildUiServer(deps: UiServerDeps): UiServer {
           events: `${jobHref(requestId)}/events`,
           body: jobBody(snapshot, {
             allowCancel: deps.allowCancel,
+            logs,
             cost: deps.costOf?.(snapshot),
             now: now(),
             ...(notice ? { notice } : {}),
@@ -346,7 +354,7 @@ export function buildUiServer(deps: UiServerDeps): UiServer {
       onValue: (snapshot) =>
         stream.send('update', {
           regions: {
-            job: jobLive(snapshot, deps.costOf?.(snapshot), now()).value,
+            job: jobLive(snapshot, deps.costOf?.(snapshot), now(), logs).value,
             cancel: cancelControl(snapshot, deps.allowCancel).value,
           },
         }),
@@ -404,6 +412,29 @@ export function buildUiServer(deps: UiServerDeps): UiServer {
       );
     }
   });
+
+  app.get<{ Params: { id: string; index: string } }>(
+    '/jobs/:id/tasks/:index/log',
+    async (req, reply) => {
+      const index = Number(req.params.index);
+      if (!deps.taskLog || !Number.isSafeInteger(index) || index < 0) {
+        return reply.code(404).type('text/plain; charset=utf-8').send('no such log\n');
+      }
+      const { job } = await getJob(firestore, req.params.id, { collection });
+      countReads(2);
+      const execution = job?.dispatch?.executionName;
+      // A batch member's task i is task offset + i of the batch's execution.
+      const offset = (job ? batchOf(job)?.taskOffset : undefined) ?? 0;
+      const text = execution ? await deps.taskLog(execution, offset + index) : undefined;
+      if (text === undefined) {
+        return reply
+          .code(404)
+          .type('text/plain; charset=utf-8')
+          .send('no log for this task (yet)\n');
+      }
+      return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store').send(text);
+    },
+  );
 
   app.post<{ Params: { id: string } }>('/jobs/:id/cancel', async (req, reply) => {
     const wantsJson = (req.headers.accept ?? '').includes('application/json');

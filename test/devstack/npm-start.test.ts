@@ -177,6 +177,13 @@ describe('npm start (jobbridge dev)', () => {
     expect(dev.output()).toContain(`dashboard                ${dashboard}/`);
     const jobsPage = await (await fetch(`${dashboard}/`)).text();
     expect(jobsPage).toContain(`data-request-id="${requestId}" data-state="succeeded"`);
+    // Each task's output, from the Cloud Run Jobs emulator's logUri.
+    const jobPage = await (await fetch(`${dashboard}/jobs/${requestId}`)).text();
+    expect(jobPage).toContain(`href="/jobs/${requestId}/tasks/3/log"`);
+    const taskLog = await fetch(`${dashboard}/jobs/${requestId}/tasks/3/log`);
+    expect(taskLog.status).toBe(200);
+    expect(await taskLog.text()).toMatch(/attempt succeeded/);
+    expect((await fetch(`${dashboard}/jobs/${requestId}/tasks/4/log`)).status).toBe(404);
 
     // The reconcile loop runs against the bridge, as Cloud Scheduler would in production.
     await until(
