@@ -118,6 +118,9 @@ describe('ui server', () => {
     });
     expect(cached.statusCode).toBe(304);
     expect((await readOnly.inject({ url: '/assets/other.js' })).statusCode).toBe(404);
+    // Task output is offered only where the host can read it (jobbridge dev).
+    expect((await readOnly.inject({ url: '/jobs/running-1/tasks/0/log' })).statusCode).toBe(404);
+    expect((await readOnly.inject({ url: '/jobs/running-1' })).body).not.toContain('/tasks/0/log');
 
     const found = await readOnly.inject({ url: '/search?requestId=hostile' });
     expect(found.statusCode).toBe(303);
