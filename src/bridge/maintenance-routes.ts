@@ -1,4 +1,5 @@
 import type { Firestore } from '@google-cloud/firestore';
+import type { ExecutionScope } from '../contract/index.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Launcher } from '../launcher/index.ts';
 import type { Logger } from '../log.ts';
@@ -22,6 +23,8 @@ export interface MaintenanceDeps {
   /** Subscriptions the dead-letter route accepts envelopes from; undefined: any. */
   deadLetterSubscriptions: ReadonlySet<string> | undefined;
   drainer: Drainer;
+  /** Where execution names read from documents must lie. */
+  scope: ExecutionScope;
   retentionMs: number;
   reconcile: ReconcileOptions & { maxPages: number };
   now: () => Date;
@@ -93,6 +96,7 @@ export async function reconcileOnce(
       log: deps.logger,
       now: deps.now,
       drainer: deps.drainer,
+      scope: deps.scope,
     },
     { ...deps.reconcile, drainUntilMs, ...(cursor !== undefined ? { cursor } : {}) },
   );

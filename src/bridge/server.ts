@@ -34,6 +34,7 @@ export type { BridgeServer };
 export type ServerConfig = Pick<
   BridgeConfig,
   | 'projectId'
+  | 'region'
   | 'jobs'
   | 'policies'
   | 'collection'
@@ -147,6 +148,7 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
     budget,
     maxRetries,
     jobs: config.jobs,
+    policies: config.policies,
     leaseMs: config.leaseMs,
     keyConcurrency: config.limits.keyConcurrency,
     knowledge,
@@ -302,6 +304,7 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
     verifiers,
     deadLetterSubscriptions: config.subscriptions.deadLetter,
     drainer,
+    scope: { project: config.projectId, region: config.region, jobs: config.jobs },
     retentionMs: config.retentionDays * DAY_MS,
     reconcile: deps.reconcile ?? { ...DEFAULT_RECONCILE_OPTIONS, maxPages: 20 },
     now,

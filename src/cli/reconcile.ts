@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createCloudClients } from './cloud-clients.ts';
 import { createLogger } from '../log.ts';
-import { loadReconcilerConfig, RECONCILER_ENV } from '../config/index.ts';
+import { loadReconcilerConfig, loadRequestCheck, RECONCILER_ENV } from '../config/index.ts';
 import { reconcileAll } from '../reconciler/index.ts';
 
 /** `jobbridge reconcile`: one pass (following its cursor up to maxPages), then exits. */
@@ -12,10 +12,11 @@ export function register(program: Command): void {
     .option('--json', 'print each action as a JSON line')
     .addHelpText(
       'after',
-      `\nConfigured by GOOGLE_CLOUD_PROJECT, JOBBRIDGE_REGION, JOBBRIDGE_COLLECTION, CLOUD_RUN_EMULATOR_HOST and ${Object.values(RECONCILER_ENV).join(', ')}.\nExample:\n  $ JOBBRIDGE_RECONCILE_STALE_AFTER_MS=60000 jobbridge reconcile`,
+      `\nConfigured by GOOGLE_CLOUD_PROJECT, JOBBRIDGE_REGION, JOBBRIDGE_COLLECTION, JOBBRIDGE_JOBS (execution names read from documents must be of these jobs), CLOUD_RUN_EMULATOR_HOST and ${Object.values(RECONCILER_ENV).join(', ')}.\nExample:\n  $ JOBBRIDGE_RECONCILE_STALE_AFTER_MS=60000 jobbridge reconcile`,
     )
     .action(async (flags: { json?: boolean }) => {
       const config = loadReconcilerConfig();
+      const check = loadRequestCheck();
       const log = createLogger({ name: 'reconciler', level: config.logLevel });
       const clients = createCloudClients(config);
       const { firestore, launcher } = clients;
@@ -27,6 +28,11 @@ export function register(program: Command): void {
             collection: config.collection,
             launcher,
             log,
+            scope: {
+              project: config.projectId,
+              region: config.region,
+              ...(check.jobs.size > 0 ? { jobs: check.jobs } : {}),
+            },
           },
           {
             ...config.options,

@@ -348,6 +348,22 @@ function readTestFault(v: Values, issues: Issues): TestFault | undefined {
 }
 
 /**
+ * The allowlist and policies alone, for processes that start queued requests without serving
+ * pushes (`jobbridge reconcile`). JOBBRIDGE_JOBS unset gives an empty allowlist.
+ */
+export function loadRequestCheck(env: Env = process.env): {
+  jobs: ReadonlySet<string>;
+  policies: JobPolicies;
+} {
+  const issues = new Issues();
+  const v = readVariables(env, BRIDGE_VARIABLES, issues);
+  const jobs = v.jobs === undefined ? new Set<string>() : readJobs(v, issues);
+  const policies = readPolicies(v, jobs, issues);
+  issues.throwIfAny();
+  return { jobs, policies };
+}
+
+/**
  * Builds the bridge's config from env vars (process.env in the CLI). Throws a ConfigError that
  * lists every missing or bad setting, so one start tells the operator everything to fix.
  */

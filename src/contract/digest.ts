@@ -20,7 +20,7 @@ function canonicalJson(value: unknown): string {
  * The digest of what a request asks to run: every field but `requestId` (the key it is stored
  * under, which may come from an attribute), env values included — a takeover launches with the
  * env it was given, so a different value is different content. Absent and empty stay distinct
- * (`args: []` clears the job's args, no `args` keeps them). Stored at admission; a later
+ * (`args: []` clears the job's args, no `args` keeps them) unless a function is named. Stored at admission; a later
  * delivery under the same id with another digest is a conflict, never a run.
  *
  * Env values enter only through this one-way hash, and never leave the bridge otherwise; a
@@ -29,5 +29,10 @@ function canonicalJson(value: unknown): string {
  */
 export function requestDigest(request: JobRequest): string {
   const { requestId: _id, ...content } = request;
+  // Forms that run the same are one form, so a request rebuilt from its document (which keeps
+  // no empty env or labels, and `work <function>` either way) has the digest it was admitted with.
+  if (Object.keys(content.env ?? {}).length === 0) delete content.env;
+  if (Object.keys(content.labels ?? {}).length === 0) delete content.labels;
+  if (content.function !== undefined && content.args?.length === 0) delete content.args;
   return DIGEST_PREFIX + createHash('sha256').update(canonicalJson(content), 'utf8').digest('hex');
 }

@@ -100,6 +100,15 @@ export interface JobDocument {
   reconciledAt?: Date;
   /** Validation issues of a rejected request. */
   issues?: { path: string; reason: string }[];
+  /** The request's content digest (`requestDigest`), stored at admission; null when unread. */
+  digest?: string | null;
+  /** What an earlier, rejected request under this id was, kept when a valid one took the id. */
+  rejection?: {
+    error: ErrorInfo | null;
+    issues: { path: string; reason: string }[];
+    source: RequestSource | null;
+    at: Date;
+  } | null;
   createdAt: Date;
   updatedAt: Date;
   dispatchedAt?: Date | null;

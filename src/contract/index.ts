@@ -7,3 +7,4 @@ export * from './states.ts';
 export * from './digest.ts';
 export * from './policy.ts';
 export * from './request-id.ts';
+export * from './execution-name.ts';

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { jobDocumentId, type QueueReason } from '../contract/index.ts';
-import { errorInfo, errorMessage, isRetryable, outcome, type Outcome } from '../errors/index.ts';
+import { jobDocumentId, requestDigest, type QueueReason } from '../contract/index.ts';
+import {
+  errorInfo,
+  errorMessage,
+  isRetryable,
+  outcome,
+  rejected,
+  type Outcome,
+} from '../errors/index.ts';
 import type { Launcher } from '../launcher/index.ts';
 import type { ClaimInput } from '../store/job-claim-document.ts';
 import type { OpCount } from '../store/job-ops.ts';
@@ -144,6 +151,23 @@ export class Admission {
     ops: OpCount,
     deadlineMs: number,
   ): Promise<Outcome> {
+    if (existing.state === 'rejected') {
+      // A rejection never holds its id: otherwise anyone could squat tomorrow's id with junk.
+      const lease = await store(this.deps.repository.claimRejected(existing, input, ops));
+      if (lease === undefined) return outcome('in-progress');
+      const ticket = this.deps.budget.tryTake();
+      if (!ticket.ok) return this.requeued(lease, ticket.reason, false, delivery, ops);
+      return this.launchHolding(lease, delivery, ticket, ops, deadlineMs);
+    }
+    if (existing.digest !== null && existing.digest !== requestDigest(delivery.request)) {
+      // Same id, other content: neither a duplicate to ack silently nor a takeover to run.
+      return rejected('conflict', [
+        {
+          path: 'requestId',
+          reason: `was admitted with other content (digest ${existing.digest.slice(0, 22)}…); this request never runs`,
+        },
+      ]);
+    }
     if (existing.state !== 'dispatching') return outcome('duplicate', { state: existing.state });
     const live =
       existing.leaseOwner !== null &&

@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { parseJobRequest, type JobRequest } from '../contract/index.ts';
+import {
+  parseJobRequest,
+  policyFor,
+  policyIssues,
+  requestDigest,
+  type JobPolicies,
+  type JobRequest,
+} from '../contract/index.ts';
 import type { Launcher } from '../launcher/index.ts';
 import type { Logger } from '../log.ts';
 import { newOpCount, type OpCount } from '../store/job-ops.ts';
@@ -19,6 +26,8 @@ export interface DrainDeps {
   maxRetries: MaxRetriesCache;
   /** The allowlist: a stored request passes it again before it is started. */
   jobs: ReadonlySet<string>;
+  /** Per-job policies (JOBBRIDGE_JOB_POLICY): a stored request passes its job's again, too. */
+  policies: JobPolicies;
   leaseMs: number;
   /** At most this many jobs of one `concurrencyKey` hold a slot; 0 turns it off. */
   keyConcurrency: number;
@@ -344,7 +353,8 @@ export class Drainer {
   }
 
   /**
-   * The stored request, through the same parse and allowlist as a fresh push: code that can
+   * The stored request, through the same parse, allowlist and policy as a fresh push, and bound
+   * to the digest stored at admission: code that can
    * write Firestore must not be able to start what a publisher could not. A string says why not.
    */
   private storedRequest(entry: QueueEntry): JobRequest | string {
@@ -358,6 +368,14 @@ export class Drainer {
     if (!parsed.ok) return `the stored request is invalid: ${parsed.error.message}`;
     if (!this.deps.jobs.has(parsed.value.job))
       return `job "${parsed.value.job}" is not on this bridge's allowlist`;
+    const refused = policyIssues(parsed.value, policyFor(this.deps.policies, parsed.value.job));
+    if (refused.length > 0)
+      return `the stored request is refused by its job's policy: ${refused
+        .map((i) => `${i.path}: ${i.reason}`)
+        .join('; ')}`;
+    // Admission stored the digest of what it admitted: any other content was written since.
+    if (entry.digest === null || entry.digest !== requestDigest(parsed.value))
+      return 'digest: does not match the stored request (changed since admission)';
     return parsed.value;
   }
 }

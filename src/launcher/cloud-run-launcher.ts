@@ -1,4 +1,6 @@
 import type { ExecutionsClient, JobsClient, TasksClient, protos } from '@google-cloud/run';
+import { scopedExecutionName } from '../contract/index.ts';
+import { grpcError, status } from '../errors/index.ts';
 import type {
   ExecutionSummary,
   JobInfo,
@@ -171,15 +173,31 @@ export class CloudRunLauncher implements Launcher {
     return found;
   }
 
+  /**
+   * A name the caller read from somewhere (a job document), rebuilt under this launcher's project
+   * and region; INVALID_ARGUMENT (permanent) for a name outside them.
+   */
+  #scoped(executionName: string): string {
+    const scoped = scopedExecutionName(executionName, this.#config);
+    if (!scoped.ok) {
+      throw grpcError(
+        status.INVALID_ARGUMENT,
+        `execution name ${executionName.slice(0, 300)} ${scoped.reason}`,
+      );
+    }
+    return scoped.name;
+  }
+
   async getExecution(executionName: string): Promise<ExecutionSummary> {
-    const [execution] = await this.#clients.executions.getExecution({ name: executionName });
+    const name = this.#scoped(executionName);
+    const [execution] = await this.#clients.executions.getExecution({ name });
     return summarizeExecution(execution);
   }
 
   async listTasks(executionName: string): Promise<TaskSummary[]> {
     const tasks: TaskSummary[] = [];
     for await (const task of this.#clients.tasks.listTasksAsync({
-      parent: executionName,
+      parent: this.#scoped(executionName),
       pageSize: 500,
     }))
       tasks.push(summarizeTask(task));
@@ -187,8 +205,9 @@ export class CloudRunLauncher implements Launcher {
   }
 
   async cancelExecution(executionName: string): Promise<void> {
+    const name = this.#scoped(executionName);
     // Cancelling is accepted at once; waiting for the tasks to stop is not the caller's concern.
-    await this.#clients.executions.cancelExecution({ name: executionName });
+    await this.#clients.executions.cancelExecution({ name });
   }
 
   async getJob(job: string): Promise<JobInfo> {

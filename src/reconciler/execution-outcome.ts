@@ -17,6 +17,8 @@ export const RECONCILE_ERROR_CODES = {
   killed: 'killed',
   /** A task Cloud Run never started (the execution ended or was cancelled first). */
   neverStarted: 'never-started',
+  /** An execution name read from a document lay outside this project, region or allowlist. */
+  executionUntrusted: 'execution-untrusted',
 } as const;
 
 /** The terminal state an ended execution implies, with the reason when it did not succeed. */

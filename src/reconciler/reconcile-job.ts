@@ -1,5 +1,11 @@
 import type { Firestore } from '@google-cloud/firestore';
-import { BRIDGE_EXECUTION_ENV, type ErrorInfo, type JobState } from '../contract/index.ts';
+import {
+  BRIDGE_EXECUTION_ENV,
+  scopedExecutionName,
+  type ErrorInfo,
+  type ExecutionScope,
+  type JobState,
+} from '../contract/index.ts';
 import { isNotFound, isPreconditionFailure } from '../errors/index.ts';
 import type { ExecutionSummary, Launcher } from '../launcher/index.ts';
 import { JobReconciles } from '../store/job-reconcile-store.ts';
@@ -40,6 +46,8 @@ export interface JobContext {
   now: Date;
   /** Defaults to the store over `db` and `collection`. */
   store?: JobReconcileStore;
+  /** Where recorded execution names must lie (the bridge's project, region and allowlist). */
+  scope?: ExecutionScope;
 }
 
 const stores = new WeakMap<JobContext, JobReconcileStore>();
@@ -160,6 +168,22 @@ async function cancelExecution(launcher: Launcher, executionName: string): Promi
 async function reconcileExecution(ctx: JobContext, view: JobView): Promise<JobAction> {
   const store = storeOf(ctx);
   let executionName = view.executionName;
+  if (executionName !== undefined && ctx.scope !== undefined) {
+    // The name was read from a document anyone with write access could have forged.
+    const scoped = scopedExecutionName(executionName, ctx.scope);
+    if (!scoped.ok || scoped.job !== view.job) {
+      const why = scoped.ok
+        ? `is of job ${scoped.job}, not the document's ${view.job}`
+        : scoped.reason;
+      const error = {
+        code: RECONCILE_ERROR_CODES.executionUntrusted,
+        message: `execution name ${executionName.slice(0, 300)} ${why}: never read or cancelled`,
+      };
+      const written = await store.recordExecutionMissing(view, error, ctx.now);
+      return action(view, written ? 'failed' : 'raced', { reason: error.code });
+    }
+    executionName = scoped.name;
+  }
   if (executionName === undefined) {
     // Not written by the bridge (it always records one); look it up rather than guess.
     executionName = (await findExecution(ctx, view))?.name;

@@ -1,3 +1,4 @@
+import type { ExecutionScope } from '../contract/index.ts';
 import type { Firestore } from '@google-cloud/firestore';
 import { errorMessage } from '../errors/index.ts';
 import type { Launcher } from '../launcher/index.ts';
@@ -17,6 +18,11 @@ export interface ReconcileDeps {
   launcher: Launcher;
   now?: () => Date;
   log?: Logger;
+  /**
+   * Where execution names read from documents must lie. The launcher always keeps them to its
+   * project and region; this adds the allowlist and the document's own job.
+   */
+  scope?: ExecutionScope;
 }
 
 export interface ReconcilePassOptions extends Partial<ReconcileOptions> {
@@ -58,6 +64,7 @@ export async function reconcile(
     options: opts,
     now,
     store,
+    ...(deps.scope ? { scope: deps.scope } : {}),
   };
   const actions: JobAction[] = [];
   // One job at a time: a pass is background work and must not burst against Cloud Run's quotas.

@@ -1,9 +1,10 @@
-import type {
-  ErrorInfo,
-  FieldIssue,
-  JobDocument,
-  JobRequest,
-  RequestSource,
+import {
+  requestDigest,
+  type ErrorInfo,
+  type FieldIssue,
+  type JobDocument,
+  type JobRequest,
+  type RequestSource,
 } from '../contract/index.ts';
 
 /** What a claim needs to know about the request and the delivery. */
@@ -33,6 +34,7 @@ export function requestFields(
   | 'timeoutSeconds'
   | 'labels'
   | 'concurrencyKey'
+  | 'digest'
 > {
   return {
     job: request.job,
@@ -43,6 +45,7 @@ export function requestFields(
     timeoutSeconds: request.timeoutSeconds ?? null,
     labels: request.labels ?? {},
     concurrencyKey: request.concurrencyKey ?? null,
+    digest: requestDigest(request),
   };
 }
 
@@ -59,6 +62,7 @@ export function unreadRequestFields(job: string | undefined): ReturnType<typeof 
     taskCount: null,
     timeoutSeconds: null,
     labels: {},
+    digest: null,
   };
 }
 

@@ -43,6 +43,7 @@ function entryOf(snap: DocumentSnapshot): QueueEntry {
     cancelRequested: data.cancelRequested === true,
     concurrencyKey: typeof data.concurrencyKey === 'string' ? data.concurrencyKey : null,
     pendingRequest: typeof data.pendingRequest === 'string' ? data.pendingRequest : undefined,
+    digest: typeof data.digest === 'string' ? data.digest : null,
     attempts: Number(dispatch.attempts) || 0,
   };
 }

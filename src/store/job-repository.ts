@@ -42,6 +42,10 @@ export interface ExistingJob {
   attempts: number;
   /** `jobbridge cancel` asked for it: a job not yet launched must never be. */
   cancelRequested: boolean;
+  /** The content digest stored at admission; null for documents written before digests. */
+  digest: string | null;
+  /** A rejected document's reasons, kept when a valid request takes its id. */
+  rejection: NonNullable<JobDocument['rejection']> | null;
   updateTime: Timestamp;
 }
 
@@ -67,6 +71,16 @@ export function existingJob(docId: string, snap: DocumentSnapshot): ExistingJob 
     leaseExpiresAt: expires ? expires.toDate() : null,
     attempts: data?.dispatch?.attempts ?? 0,
     cancelRequested: data?.cancelRequested === true,
+    digest: typeof data?.digest === 'string' ? data.digest : null,
+    rejection:
+      data?.state === 'rejected'
+        ? {
+            error: data.error ?? null,
+            issues: Array.isArray(data.issues) ? data.issues : [],
+            source: data.source ?? null,
+            at: snap.updateTime?.toDate() ?? new Date(0),
+          }
+        : null,
     updateTime: snap.updateTime as Timestamp,
   };
 }
@@ -147,6 +161,29 @@ export class JobRepository implements JobDispatchStore {
       const result = await this.ref(existing.docId).update(update, {
         lastUpdateTime: existing.updateTime,
       });
+      return { docId: existing.docId, owner: input.owner, writeTime: result.writeTime };
+    } catch (err: unknown) {
+      if (isPreconditionFailure(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Claims the id of a `rejected` document for a valid request, only if nobody wrote since
+   * `existing` was read: a rejection never holds its id. The document becomes a fresh claim;
+   * what was rejected stays in `rejection`. Undefined when another delivery got there first.
+   */
+  async claimRejected(
+    existing: ExistingJob,
+    input: ClaimInput,
+    ops: OpCount,
+  ): Promise<Lease | undefined> {
+    try {
+      ops.writes++;
+      const result = await this.ref(existing.docId).update(
+        { ...claimDocument(input), issues: [], rejection: existing.rejection },
+        { lastUpdateTime: existing.updateTime },
+      );
       return { docId: existing.docId, owner: input.owner, writeTime: result.writeTime };
     } catch (err: unknown) {
       if (isPreconditionFailure(err)) return undefined;

@@ -36,6 +36,12 @@ export interface JobDispatchStore {
    */
   takeOver(existing: ExistingJob, input: ClaimInput, ops: OpCount): Promise<Lease | undefined>;
   /**
+   * Turns a `rejected` document into a fresh claim for a valid request (a rejection never holds
+   * its id), keeping what was rejected in `rejection`. One preconditioned write; undefined when
+   * someone wrote first.
+   */
+  claimRejected(existing: ExistingJob, input: ClaimInput, ops: OpCount): Promise<Lease | undefined>;
+  /**
    * Records `dispatched` with the execution and clears the lease, only while `lease` is ours
    * (a worker of that execution may already have moved the state on: it is kept). False when
    * the lease was lost. Cost: 1 write; +1 read when another write (progress) came in between.
@@ -87,6 +93,8 @@ export interface QueueEntry {
   concurrencyKey: string | null;
   /** The request as admitted (JSON), or undefined when the document does not hold it. */
   pendingRequest: string | undefined;
+  /** The content digest stored at admission; null when the document has none. */
+  digest: string | null;
   attempts: number;
 }
 

@@ -106,7 +106,7 @@ describe('bad input: documented status and reason, no execution, still serving',
     expect(await rig.executions()).toHaveLength(1);
   });
 
-  it('records a rejection under its request id with the reasons, and it stays rejected', async () => {
+  it('records a rejection under its request id with the reasons; it does not hold the id', async () => {
     const request = jobRequest({ taskCount: 0, env: { SECRET_TOKEN: 'hunter2-value' } });
     const res = await rig.push(envelope(request));
     expect(res.body.outcome).toBe('rejected:taskCount');
@@ -117,9 +117,13 @@ describe('bad input: documented status and reason, no execution, still serving',
       issues: [{ path: 'taskCount' }],
     });
     expect(JSON.stringify(doc)).not.toContain('hunter2-value');
-    // The same id again, now valid: the rejection holds for the dedup window.
+    // The same id again, now valid: admitted as usual, with what was rejected kept visible.
     const valid = await rig.push(envelope({ ...request, taskCount: 1 }));
-    expect(valid).toMatchObject({ status: 200, body: { outcome: 'duplicate' } });
+    expect(valid).toMatchObject({ status: 201, body: { outcome: 'dispatched' } });
+    expect(await rig.jobDoc(request.requestId as string)).toMatchObject({
+      state: 'dispatched',
+      rejection: { error: { code: 'rejected:taskCount' } },
+    });
     expect(rig.logLines.join('\n')).not.toContain('hunter2-value');
   });
 });

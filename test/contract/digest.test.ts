@@ -26,7 +26,8 @@ describe('request digest', () => {
       { ...base, args: ['b'] },
       { ...base, args: ['a', ''] },
       { ...base, args: [] },
-      { ...base, args: undefined },
+      { ...base, function: undefined, args: [] },
+      { ...base, function: undefined, args: undefined },
       { ...base, function: 'other' },
       { ...base, function: undefined },
       { ...base, job: 'simulate' },
@@ -46,5 +47,10 @@ describe('request digest', () => {
     expect(requestDigest({ ...base, args: ['a","b'] })).not.toBe(
       requestDigest({ ...base, args: ['a', 'b'] }),
     );
+  });
+
+  it('gives one digest to forms that run the same (what a document keeps can be checked)', () => {
+    expect(requestDigest({ ...base, args: [] })).toBe(requestDigest({ ...base, args: undefined }));
+    expect(requestDigest({ ...base, env: {}, labels: {} })).toBe(requestDigest(base));
   });
 });

@@ -39,6 +39,7 @@ describe('the drain: many drainers, abandoned admissions, cancels', () => {
       budget: new RunBudget(GENEROUS),
       maxRetries: new MaxRetriesCache(launcher),
       jobs: new Set([JOB]),
+      policies: new Map(),
       leaseMs: 60_000,
       keyConcurrency: 0,
       knowledge: new QueueKnowledge(),
