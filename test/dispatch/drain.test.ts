@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MaxRetriesCache } from '../../src/dispatch/index.ts';
 import { cancelJob } from '../../src/consumer/index.ts';
-import { BRIDGE_EXECUTION_ENV, jobDocumentId, type JobRequest } from '../../src/contract/index.ts';
+import {
+  BRIDGE_EXECUTION_ENV,
+  DEFAULT_JOB_POLICY,
+  jobDocumentId,
+  type JobRequest,
+} from '../../src/contract/index.ts';
 import { RunBudget } from '../../src/dispatch/budget.ts';
 import { Drainer, fairOrder } from '../../src/dispatch/drain.ts';
 import { QueueKnowledge } from '../../src/dispatch/queue-knowledge.ts';
@@ -39,7 +44,8 @@ describe('the drain: many drainers, abandoned admissions, cancels', () => {
       budget: new RunBudget(GENEROUS),
       maxRetries: new MaxRetriesCache(launcher),
       jobs: new Set([JOB]),
-      policies: new Map(),
+      // The policy a bridge that admitted these requests would have had (env SECRET allowed).
+      policies: new Map([[JOB, { ...DEFAULT_JOB_POLICY, env: ['SECRET'] }]]),
       leaseMs: 60_000,
       keyConcurrency: 0,
       knowledge: new QueueKnowledge(),
