@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { JobRequest } from './request.ts';
 
-/** Prefix of every request digest, naming its algorithm and canonical form (version 1). */
+/** Prefix of every digest (requests and batches), naming its algorithm and canonical form (version 1). */
 export const DIGEST_PREFIX = 'v1:sha256:';
 
-/** JSON with object keys sorted at every level, so equal requests give equal text. */
-function canonicalJson(value: unknown): string {
+/**
+ * JSON with object keys sorted at every level and `undefined` members left out, so equal
+ * content gives equal text: the form every digest (requests, batches) hashes.
+ */
+export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (typeof value === 'object' && value !== null) {
     const entries = Object.entries(value as Record<string, unknown>)

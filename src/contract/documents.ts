@@ -26,6 +26,10 @@ export interface DispatchInfo {
   adopted?: boolean;
   /** When the reconciler asked Cloud Run to cancel the execution. */
   cancelSentAt?: Date;
+  /** The batch (`batches/{id}`) whose execution runs this job, when it was coalesced. */
+  batchId?: string;
+  /** Index of this job's task 0 among the batch execution's tasks. */
+  taskOffset?: number;
 }
 
 /** Why a request waits in the queue instead of starting at once (DESIGN.md, "Admission"). */

@@ -17,6 +17,13 @@ export const BRIDGE_EXECUTION_ENV = {
   function: 'JOBBRIDGE_FUNCTION',
   /** The job's maxRetries, read once by the bridge, so a worker knows whether Cloud Run will retry. */
   maxRetries: 'JOBBRIDGE_MAX_RETRIES',
+  /**
+   * Set instead of the request id, job id and function on an execution that runs a batch: the
+   * id of `batches/{id}`, which lists the members (src/contract/batch.ts).
+   */
+  batchId: 'JOBBRIDGE_BATCH_ID',
+  /** The digest of that batch's content: a task runs its member only when the document matches it. */
+  batchDigest: 'JOBBRIDGE_BATCH_DIGEST',
 } as const;
 
 /** Names fixed by the design: other tools and people's scripts rely on them. */

@@ -8,3 +8,4 @@ export * from './digest.ts';
 export * from './policy.ts';
 export * from './request-id.ts';
 export * from './execution-name.ts';
+export * from './batch.ts';

@@ -28,3 +28,12 @@ export const LIMITS = {
   /** A task's stored result object, JSON-encoded. */
   taskResultMaxBytes: 16 * 1024,
 } as const;
+
+/** Tasks in one batch's execution, all members together: Cloud Run's task count limit. */
+export const MAX_BATCH_TASKS = LIMITS.taskCountMax;
+
+/**
+ * The canonical JSON of a batch's content (`batchContentBytes`), at most: Firestore stores up to
+ * 1 MiB per document, and the batch document adds its lease, names and times to the content.
+ */
+export const MAX_BATCH_CONTENT_BYTES = 900 * 1024;

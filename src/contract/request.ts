@@ -88,7 +88,8 @@ export const requestIdSchema = z
     `must not start with ${MESSAGE_ID_PREFIX} (reserved for ids made from the Pub/Sub messageId)`,
   );
 
-const argsSchema = z
+/** A request's `args`: bounded in count and bytes, no NUL, valid Unicode. */
+export const jobArgsSchema = z
   .array(
     z
       .string()
@@ -103,7 +104,8 @@ const argsSchema = z
     `must total at most ${LIMITS.argsMaxTotalBytes} bytes`,
   );
 
-const envSchema = z.record(z.string(), z.string()).superRefine((env, ctx) => {
+/** A request's `env`: POSIX names off the denylist, bounded values. */
+export const jobEnvSchema = z.record(z.string(), z.string()).superRefine((env, ctx) => {
   const names = Object.keys(env);
   if (names.length > LIMITS.envMaxCount) {
     ctx.addIssue({ code: 'custom', message: `must have at most ${LIMITS.envMaxCount} names` });
@@ -187,8 +189,8 @@ export const jobRequestSchema = z.strictObject({
     .string()
     .regex(FUNCTION_NAME_PATTERN, 'must be a function name ([A-Za-z][A-Za-z0-9_-]*, at most 63)')
     .optional(),
-  args: argsSchema.optional(),
-  env: envSchema.optional(),
+  args: jobArgsSchema.optional(),
+  env: jobEnvSchema.optional(),
   taskCount: z
     .number()
     .int('must be an integer')
@@ -214,7 +216,8 @@ export const jobRequestSchema = z.strictObject({
 
 export type JobRequest = z.infer<typeof jobRequestSchema>;
 
-function toIssues(error: z.ZodError): FieldIssue[] {
+/** A zod error as field issues (dotted paths, readable reasons). */
+export function fieldIssues(error: z.ZodError): FieldIssue[] {
   return error.issues.map((issue) => {
     const path = issue.path.map(String).join('.') || '(root)';
     let reason = issue.message;
@@ -255,7 +258,7 @@ export function parseJobRequest(input: unknown): Parsed<JobRequest> {
     return { ok: false, error: new ValidationError('job request', forbidden) };
   const result = jobRequestSchema.safeParse(input);
   if (result.success) return { ok: true, value: result.data };
-  return { ok: false, error: new ValidationError('job request', toIssues(result.error)) };
+  return { ok: false, error: new ValidationError('job request', fieldIssues(result.error)) };
 }
 
 /** Validates a job request or throws a ValidationError naming each field and reason. */

@@ -252,3 +252,17 @@ export interface JobReconcileStore {
   /** Running tasks whose heartbeat is older than `cutoff`. Cost: up to 100 reads. */
   staleTasks(docId: string, cutoff: Date): Promise<StaleTask[]>;
 }
+
+/**
+ * What a task of a batch's execution reads (implemented by `batchReader`): the batch document
+ * once, at the task's start. Trust is not the store's business: the caller parses the data
+ * (`parseBatchContent`) and runs it only when its digest matches the one in the execution's
+ * env, since anyone who can write Firestore can write this document.
+ */
+export interface BatchReadStore {
+  /**
+   * `batches/{batchId}` as stored (every field, unparsed), or undefined when there is none.
+   * Cost: 1 read. Throws the Firestore client's errors (`isRetryable(err, 'firestore')`).
+   */
+  readBatch(batchId: string): Promise<Record<string, unknown> | undefined>;
+}
