@@ -4,19 +4,18 @@ import { OAuth2Client } from 'google-auth-library';
 import { jobDocumentId } from '../contract/index.ts';
 import {
   Admission,
+  createDispatchStores,
   Drainer,
   MaxRetriesCache,
   QueueKnowledge,
   RunBudget,
-  type CrashPoint,
+  type DispatchStores,
 } from '../dispatch/index.ts';
 import { errorMessage, isAck, outcome, rejected, type Outcome } from '../errors/index.ts';
 import type { Launcher } from '../launcher/index.ts';
 import type { Logger } from '../log.ts';
 import { DEFAULT_RECONCILE_OPTIONS, type ReconcileOptions } from '../reconciler/index.ts';
 import { newOpCount, type OpCount } from '../store/job-ops.ts';
-import { JobQueue } from '../store/job-queue.ts';
-import { JobRepository } from '../store/job-repository.ts';
 import type { BridgeConfig } from '../config/index.ts';
 import { mountMaintenanceRoutes } from './maintenance-routes.ts';
 import {
@@ -55,7 +54,8 @@ export interface BridgeServerDeps {
   logger: Logger;
   /** For every route; defaults to one per route as `config.pushAuth` describes. */
   verifier?: PushVerifier;
-  fault?: (point: CrashPoint) => void;
+  /** The documents admission and the drainer work on; by default those of `config.collection`. */
+  stores?: DispatchStores;
   now?: () => Date;
   /** Defaults to one built from `config.limits`; pass one in to read its gauge. */
   budget?: RunBudget;
@@ -122,10 +122,10 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
   const verifiers: RouteVerifiers = deps.verifier
     ? { push: deps.verifier, deadLetter: deps.verifier, reconcile: deps.verifier }
     : verifiersFor(config);
-  const repository = new JobRepository(deps.firestore, config.collection);
+  const { repository, queue } =
+    deps.stores ?? createDispatchStores(deps.firestore, config.collection);
   const now = deps.now ?? (() => new Date());
   const budget = deps.budget ?? new RunBudget(config.limits);
-  const queue = new JobQueue(deps.firestore, config.collection);
   const knowledge = new QueueKnowledge();
   const maxRetries = new MaxRetriesCache(deps.launcher);
   const admission = new Admission({
@@ -139,7 +139,6 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
     retentionMs: config.retentionDays * DAY_MS,
     keyConcurrency: config.limits.keyConcurrency,
     now,
-    ...(deps.fault ? { fault: deps.fault } : {}),
   });
   const drainer = new Drainer({
     queue,

@@ -6,22 +6,9 @@ import {
   loadBridgeConfig,
   type BridgeConfig,
   type ReconcileSettings,
-  type TestFault,
 } from '../config/index.ts';
 import { createCloudClients } from './cloud-clients.ts';
 import { createLogger, type Logger } from '../log.ts';
-
-/**
- * The crash points of the crash-safety tests: the process dies exactly as a SIGKILL'd instance
- * would, with no cleanup. Only reachable when config validation saw
- * JOBBRIDGE_TEST_FAULTS_ENABLED=true.
- */
-function faultHook(fault: TestFault | undefined): ((point: TestFault) => void) | undefined {
-  if (fault === undefined) return undefined;
-  return (point) => {
-    if (point === fault) process.kill(process.pid, 'SIGKILL');
-  };
-}
 
 /** Closes the server within the grace period; late deliveries are redelivered by Pub/Sub. */
 async function shutdown(
@@ -54,17 +41,13 @@ export async function runServe(
       'JOBBRIDGE_INSECURE_PUSH=true: push requests are NOT authenticated (local use only)',
     );
   }
-  if (config.testFault !== undefined)
-    logger.warn({ fault: config.testFault }, 'test fault point armed');
   const clients = createCloudClients(config);
   const { firestore, launcher } = clients;
-  const fault = faultHook(config.testFault);
   const app = buildBridgeServer({
     config,
     firestore,
     launcher,
     logger,
-    ...(fault ? { fault } : {}),
     ...(reconcile ? { reconcile } : {}),
   });
   await app.listen({ port: config.port, host: config.host });

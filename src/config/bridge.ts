@@ -7,10 +7,6 @@ import { pick, VARIABLES, type LogLevel, type VariableKey } from './variables.ts
 /** Where Google publishes the PEM certificates that sign push OIDC tokens. */
 export const GOOGLE_PEM_CERTS_URL = 'https://www.googleapis.com/oauth2/v1/certs';
 
-/** The crash points a test may ask the bridge to die at. */
-export const TEST_FAULTS = ['after-claim', 'after-launch'] as const;
-export type TestFault = (typeof TEST_FAULTS)[number];
-
 const BRIDGE_KEYS = [
   'projectId',
   'region',
@@ -43,8 +39,6 @@ const BRIDGE_KEYS = [
   'logLevel',
   'cloudRunEmulatorHost',
   'firestoreEmulatorHost',
-  'testFault',
-  'testFaultsEnabled',
 ] as const satisfies readonly VariableKey[];
 
 const BRIDGE_VARIABLES = pick(...BRIDGE_KEYS);
@@ -132,8 +126,6 @@ export interface BridgeConfig {
   logLevel: LogLevel;
   cloudRunEmulatorHost: string | undefined;
   firestoreEmulatorHost: string | undefined;
-  /** Only ever set when JOBBRIDGE_TEST_FAULTS_ENABLED=true. */
-  testFault: TestFault | undefined;
   /** How `POST /reconcile` decides what is stale: the same settings as `jobbridge reconcile`. */
   reconcile?: ReconcileSettings;
 }
@@ -332,21 +324,6 @@ function readSubscriptions(
   return names;
 }
 
-function readTestFault(v: Values, issues: Issues): TestFault | undefined {
-  const name = VARIABLES.testFault.name;
-  if (v.testFault === undefined) return undefined;
-  if (!v.testFaultsEnabled) {
-    // A crash point must never be switched on by one stray variable in production.
-    issues.add(name, `is only honoured with ${VARIABLES.testFaultsEnabled.name}=true`);
-    return undefined;
-  }
-  if (!(TEST_FAULTS as readonly string[]).includes(v.testFault)) {
-    issues.add(name, `must be one of ${TEST_FAULTS.join(', ')}`);
-    return undefined;
-  }
-  return v.testFault as TestFault;
-}
-
 /**
  * The allowlist and policies alone, for processes that start queued requests without serving
  * pushes (`jobbridge reconcile`). JOBBRIDGE_JOBS unset gives an empty allowlist.
@@ -395,7 +372,6 @@ export function loadBridgeConfig(env: Env = process.env): BridgeConfig {
     // A delivery still working past its lease could race the delivery that takes it over.
     issues.add(VARIABLES.budgetMs.name, `must be below ${VARIABLES.leaseMs.name} (${v.leaseMs})`);
   }
-  const testFault = readTestFault(v, issues);
   const reconcile = readReconcileSettings(env, issues);
   issues.throwIfAny();
   return {
@@ -422,7 +398,6 @@ export function loadBridgeConfig(env: Env = process.env): BridgeConfig {
     logLevel: v.logLevel ?? 'info',
     cloudRunEmulatorHost: v.cloudRunEmulatorHost,
     firestoreEmulatorHost: v.firestoreEmulatorHost,
-    testFault,
     reconcile,
   };
 }

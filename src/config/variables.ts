@@ -168,12 +168,6 @@ export const VARIABLES = {
     text(),
     'a file holding the JSON of JOBBRIDGE_JOB_POLICY',
   ),
-  testFault: v('JOBBRIDGE_TEST_FAULT', text(), 'a crash point the bridge dies at (tests only)'),
-  testFaultsEnabled: v(
-    'JOBBRIDGE_TEST_FAULTS_ENABLED',
-    flag(),
-    'must be true for JOBBRIDGE_TEST_FAULT to be honoured',
-  ),
 
   // The reconciler (`jobbridge reconcile`, `POST /reconcile`).
   staleAfterMs: v(

@@ -267,9 +267,7 @@ function bridgeEnv(
   options: DevStackOptions,
   at: { bridge: number; jobs: string[]; firestore: string; run: string },
 ): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env[BRIDGE_ENV.testFault];
-  delete env[BRIDGE_ENV.testFaultsEnabled];
+  const env = process.env;
   return {
     ...env,
     [FIXED_ENV.project]: options.projectId,

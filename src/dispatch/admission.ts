@@ -19,9 +19,6 @@ import type { MaxRetriesCache } from './launch-request.ts';
 import type { QueueKnowledge } from './queue-knowledge.ts';
 import { findStarted, startLeased, type StartResult } from './start.ts';
 
-/** The points of the protocol where a crash is most dangerous (tests kill the bridge there). */
-export type CrashPoint = 'after-claim' | 'after-launch';
-
 export interface AdmissionDeps {
   repository: JobDispatchStore;
   queue: JobQueueStore;
@@ -34,8 +31,6 @@ export interface AdmissionDeps {
   /** At most this many jobs of one `concurrencyKey` hold a slot; 0 turns it off. */
   keyConcurrency: number;
   now?: () => Date;
-  /** Called at each crash point; only the test fault hook does anything there. */
-  fault?: (point: CrashPoint) => void;
 }
 
 /** A Firestore failure: never the request's fault, so always worth a redelivery. */
@@ -259,7 +254,6 @@ export class Admission {
     ops: OpCount,
     deadlineMs: number,
   ): Promise<Outcome> {
-    this.deps.fault?.('after-claim');
     if (Date.now() >= deadlineMs) {
       // Starting now could outlive the answer: the drainer starts it instead.
       ticket.unused();
@@ -268,13 +262,7 @@ export class Admission {
     const { repository, launcher, maxRetries } = this.deps;
     const result: StartResult = await store(
       startLeased(
-        {
-          repository,
-          launcher,
-          maxRetries,
-          now: this.now,
-          ...(this.deps.fault ? { onLaunched: () => this.deps.fault?.('after-launch') } : {}),
-        },
+        { repository, launcher, maxRetries, now: this.now },
         { lease, requestId: delivery.requestId, request: delivery.request },
         ticket,
         ops,

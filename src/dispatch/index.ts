@@ -1,4 +1,4 @@
-export { Admission, type AdmissionDeps, type CrashPoint } from './admission.ts';
+export { Admission, type AdmissionDeps } from './admission.ts';
 export {
   exhaustedReason,
   RunBudget,
@@ -12,3 +12,4 @@ export { Drainer, fairOrder, type DrainDeps, type DrainResult } from './drain.ts
 export { launchRequest, MaxRetriesCache } from './launch-request.ts';
 export { QueueKnowledge } from './queue-knowledge.ts';
 export { findStarted, startLeased, type StartResult } from './start.ts';
+export { createDispatchStores, type DispatchStores } from './stores.ts';

@@ -25,8 +25,6 @@ export interface StartDeps {
   launcher: Launcher;
   maxRetries: MaxRetriesCache;
   now: () => Date;
-  /** Called between RunJob and recording it (a crash point for the tests). */
-  onLaunched?: () => void;
 }
 
 /** The leased request: what to run and where it stands in the queue. */
@@ -71,7 +69,6 @@ export async function startLeased(
     return onLaunchError(deps, leased, err, secrets, ops, true);
   }
   ticket.launched();
-  deps.onLaunched?.();
   const record = { ...launched, adopted: false };
   const held = await deps.repository.recordDispatched(lease, record, deps.now(), ops);
   return held

@@ -48,7 +48,6 @@ export function bridgeConfig(
     logLevel: 'info',
     cloudRunEmulatorHost: undefined,
     firestoreEmulatorHost: undefined,
-    testFault: undefined,
     ...overrides,
   };
 }

@@ -46,7 +46,6 @@ describe('config', () => {
       mode: 'oidc',
       serviceAccount: 'push@p.iam.gserviceaccount.com',
     });
-    expect(config.testFault).toBeUndefined();
   });
 
   it('reads the backpressure limits, with defaults matched to Cloud Run quotas', () => {
@@ -230,21 +229,6 @@ describe('config', () => {
     });
     expect(issuesOf({ ...BASE, JOBBRIDGE_PUSH_SUBSCRIPTIONS: 'projects/x/topics/t' })).toEqual([
       'JOBBRIDGE_PUSH_SUBSCRIPTIONS',
-    ]);
-  });
-
-  it('honours a test fault only when explicitly enabled', () => {
-    expect(issuesOf({ ...BASE, JOBBRIDGE_TEST_FAULT: 'after-claim' })).toEqual([
-      'JOBBRIDGE_TEST_FAULT',
-    ]);
-    const enabled = {
-      ...BASE,
-      JOBBRIDGE_TEST_FAULT: 'after-claim',
-      JOBBRIDGE_TEST_FAULTS_ENABLED: 'true',
-    };
-    expect(loadBridgeConfig(enabled).testFault).toBe('after-claim');
-    expect(issuesOf({ ...enabled, JOBBRIDGE_TEST_FAULT: 'whenever' })).toEqual([
-      'JOBBRIDGE_TEST_FAULT',
     ]);
   });
 

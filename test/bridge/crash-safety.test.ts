@@ -3,7 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRunEmulator, type StartedRunEmulator } from '../../src/emulator/index.ts';
 import { createRunClients, type RunClients } from '../../src/launcher/index.ts';
 import { emulatorHosts, testFirestore, testProjectId } from '../harness/google.ts';
-import { killAllChildren, startChildBridge, type ChildBridge } from './child-bridge.ts';
+import {
+  killAllChildren,
+  startChildBridge,
+  startCrashingBridge,
+  type ChildBridge,
+} from './child-bridge.ts';
 import { envelope, eventually, JOB, jobRequest, REGION } from './rig.ts';
 
 // Long enough that, on a loaded 2-core machine, the first redelivery still finds the dead
@@ -66,17 +71,20 @@ describe('crash safety: a bridge SIGKILLed mid-delivery, then a redelivery after
     await firestore?.terminate();
   });
 
-  for (const [fault, expected] of [
-    ['after-claim', 'dispatched'],
-    ['after-launch', 'adopted'],
+  // Killed right after the claim is stored (nothing started yet), and right after RunJob was
+  // accepted (its execution not yet recorded).
+  for (const [fault, crashAfter, expected] of [
+    ['after-claim', 'repository.claim', 'dispatched'],
+    ['after-launch', 'launcher.launch', 'adopted'],
   ] as const) {
     it(`killed ${fault}: the redelivery after lease expiry ends with one execution, dispatched`, async () => {
-      const crashing = await startChildBridge(
-        env({ JOBBRIDGE_TEST_FAULT: fault, JOBBRIDGE_TEST_FAULTS_ENABLED: 'true' }),
-      );
+      const crashing = await startCrashingBridge(env(), [crashAfter]);
       const request = jobRequest();
       const requestId = request.requestId as string;
       const body = envelope(request);
+      // Its first Firestore call opens the channel: done before the delivery, so that the
+      // claim fits the delivery's budget on a loaded machine too.
+      expect((await fetch(`${crashing.url}/readyz`)).status).toBe(200);
       await expect(post(crashing.url, body)).rejects.toThrow();
       expect(await crashing.exited).toEqual({ code: null, signal: 'SIGKILL' });
       expect((await firestore.collection('jobs').doc(requestId).get()).data()?.state).toBe(
