@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { JOB_NAME_PATTERN, parseJobPolicyText, type JobPolicies } from '../contract/index.ts';
 import { Issues, readVariables, type Env } from './env-reader.ts';
-import { readReconcileSettings, type ReconcileSettings } from './reconciler.ts';
+import { defaultRunJobBurst, readReconcileSettings, type ReconcileSettings } from './reconciler.ts';
 import { pick, VARIABLES, type LogLevel, type VariableKey } from './variables.ts';
 
 /** Where Google publishes the PEM certificates that sign push OIDC tokens. */
@@ -391,7 +391,7 @@ export function loadBridgeConfig(env: Env = process.env): BridgeConfig {
     shutdownGraceMs: v.shutdownGraceMs,
     limits: {
       runJobPerMinute: v.runJobPerMinute,
-      runJobBurst: v.runJobBurst ?? Math.max(1, Math.ceil(v.runJobPerMinute / 6)),
+      runJobBurst: v.runJobBurst ?? defaultRunJobBurst(v.runJobPerMinute),
       maxConcurrentLaunches: v.maxConcurrentLaunches,
       keyConcurrency: v.keyConcurrency,
     },

@@ -25,7 +25,22 @@ export const RECONCILER_ENV = {
   maxPages: VARIABLES.maxPages.name,
   keyConcurrency: VARIABLES.keyConcurrency.name,
   leaseMs: VARIABLES.leaseMs.name,
+  runJobPerMinute: VARIABLES.runJobPerMinute.name,
+  runJobBurst: VARIABLES.runJobBurst.name,
+  maxConcurrentLaunches: VARIABLES.maxConcurrentLaunches.name,
 } as const;
+
+/** The token bucket's size when JOBBRIDGE_RUNJOB_BURST is unset: 10 s worth, at least 1. */
+export function defaultRunJobBurst(runJobPerMinute: number): number {
+  return Math.max(1, Math.ceil(runJobPerMinute / 6));
+}
+
+/** The pace of one process's RunJob calls (its own share of Cloud Run's quota). */
+export interface RunJobPace {
+  runJobPerMinute: number;
+  runJobBurst: number;
+  maxConcurrentLaunches: number;
+}
 
 /** Everything `jobbridge reconcile` reads from its environment, validated. */
 export interface ReconcilerConfig {
@@ -37,10 +52,12 @@ export interface ReconcilerConfig {
   options: ReconcileOptions;
   /** How many pages one `jobbridge reconcile` follows before it stops (the next run goes on). */
   maxPages: number;
-  /** The bridge's per-key concurrency (JOBBRIDGE_KEY_CONCURRENCY): >0 drains queued jobs too. */
+  /** The bridge's per-key concurrency (JOBBRIDGE_KEY_CONCURRENCY): the drain holds keys to it. */
   keyConcurrency: number;
   /** The lease a drained job is dispatched under (JOBBRIDGE_LEASE_MS, as the bridge's). */
   leaseMs: number;
+  /** How fast the drain may call RunJob: this process's pace, as a bridge instance's. */
+  pace: RunJobPace;
   logLevel: LogLevel;
 }
 
@@ -64,6 +81,9 @@ const RECONCILER_VARIABLES = {
     'maxPages',
     'keyConcurrency',
     'leaseMs',
+    'runJobPerMinute',
+    'runJobBurst',
+    'maxConcurrentLaunches',
     'logLevel',
   ),
 };
@@ -103,6 +123,11 @@ export function loadReconcilerConfig(env: Env = process.env): ReconcilerConfig {
     maxPages: v.maxPages,
     keyConcurrency: v.keyConcurrency,
     leaseMs: v.leaseMs,
+    pace: {
+      runJobPerMinute: v.runJobPerMinute,
+      runJobBurst: v.runJobBurst ?? defaultRunJobBurst(v.runJobPerMinute),
+      maxConcurrentLaunches: v.maxConcurrentLaunches,
+    },
     logLevel: v.logLevel ?? 'warn',
   };
 }

@@ -401,7 +401,7 @@ describe('jobbridge reconcile', () => {
     const lease = { leaseOwner: 'gone', leaseExpiresAt: new Date(Date.now() - 20 * MINUTE) };
     await writeJob(db, 'cli-lease', 'dispatching', { dispatch: lease });
     const cli = join(import.meta.dirname, '..', '..', 'src', 'cli.ts');
-    const { stdout } = await promisify(execFile)(node, [cli, 'reconcile'], {
+    const { stdout } = await promisify(execFile)(node, [cli, 'reconcile', '--drain-for-ms', '0'], {
       timeout: 30_000,
       env: {
         PATH: process.env.PATH ?? '',
