@@ -40,11 +40,14 @@ export function taskSummary(job: JobDocument, tasks: readonly TaskDocument[]): s
   return `${count('running')} running, ${count('succeeded')} succeeded, ${count('failed')} failed of ${total}`;
 }
 
-/** `queued (runjob-rate since 2026-12-01T20:00:00.000Z)` while queued; the state otherwise. */
-export function stateLine(job: JobDocument): string {
+/**
+ * `queued (runjob-rate since 2026-12-01T20:00:00.000Z)` while queued (`queued (runjob-rate)`
+ * with `since: false`); the state otherwise. Either way `(cancel requested)` while one is pending.
+ */
+export function stateLine(job: JobDocument, { since = true }: { since?: boolean } = {}): string {
   const state =
     job.state === 'queued' && job.queue
-      ? `queued (${job.queue.reason} since ${time(job.queue.queuedAt)})`
+      ? `queued (${job.queue.reason}${since ? ` since ${time(job.queue.queuedAt)}` : ''})`
       : job.state;
   return job.cancelRequested && job.state !== 'cancelled' ? `${state} (cancel requested)` : state;
 }

@@ -3,7 +3,7 @@ import { listJobs, type JobListItem } from '../consumer/index.ts';
 import { JOB_STATES, type JobState } from '../contract/index.ts';
 import { out, readClientConfig, withFirestore } from './context.ts';
 import { formatDuration } from './duration.ts';
-import { fit, percent, table } from './job-format.ts';
+import { fit, percent, stateLine, table } from './job-format.ts';
 import { integerAtLeast, keyValue, parseDurationMs } from './options.ts';
 
 interface ListFlags {
@@ -46,9 +46,8 @@ export function renderList(items: readonly JobListItem[], now = Date.now()): str
       fit(job.requestId, 40),
       job.job,
       job.function ?? '-',
-      job.cancelRequested && job.state !== 'cancelled'
-        ? `${job.state} (cancel requested)`
-        : job.state,
+      // A queued job says why it waits; CREATED already says since when.
+      stateLine(job, { since: false }),
       done,
       percent(job.state === 'succeeded' ? 1 : job.progress?.ratio).trim(),
       ago(job.createdAt, now),

@@ -3,6 +3,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { testFirestore, testProjectId } from '../harness/google.ts';
 import { writeJob } from '../consumer/job-fixtures.ts';
 import { cliEnv, killRunningClis, runCli } from './run-cli.ts';
+import { jobDocumentId, type JobRequest, type QueueReason } from '../../src/contract/index.ts';
+import { newOpCount } from '../../src/store/job-ops.ts';
+import { JobQueue } from '../../src/store/job-queue.ts';
 
 const projectId = testProjectId('cli-list');
 const env = cliEnv(projectId);
@@ -98,5 +101,69 @@ describe('jobbridge list', () => {
     const { code, stdout } = await runCli(['list', '--job', 'nothing-here'], env);
     expect(code).toBe(0);
     expect(stdout.trim()).toBe('no jobs');
+  });
+});
+
+describe('jobbridge list: queued jobs say why they wait', () => {
+  const queuedProject = testProjectId('cli-list-queued');
+  const queuedEnv = cliEnv(queuedProject);
+  let queuedDb: Firestore;
+  const reasons: QueueReason[] = ['runjob-rate', 'running-limit', 'concurrency-key'];
+
+  beforeAll(async () => {
+    queuedDb = testFirestore(queuedProject);
+    const queue = new JobQueue(queuedDb, 'jobs');
+    // Admitted the way the bridge admits a request that may not start now, one per reason.
+    for (const [i, reason] of reasons.entries()) {
+      const requestId = `queued-${reason}`;
+      const request: JobRequest = { schemaVersion: 1, requestId, job: 'simulate', taskCount: 2 };
+      const admitted = await queue.admitQueued(
+        {
+          docId: jobDocumentId(requestId),
+          requestId,
+          request,
+          source: { messageId: `m-${i}` },
+          owner: `owner-${i}`,
+          now: minutesAgo(10 - i),
+          leaseMs: 60_000,
+          retentionMs: 86_400_000,
+        },
+        reason,
+        newOpCount(),
+      );
+      expect(admitted.kind).toBe('queued');
+    }
+    await writeJob(queuedDb, 'not-queued', { state: 'running', job: 'simulate' });
+  });
+  afterAll(async () => {
+    await queuedDb.terminate();
+  });
+
+  it('shows each queued job with its reason in the STATE column; others as their state', async () => {
+    const { code, stdout, stderr } = await runCli(['list'], queuedEnv);
+    expect(code, stderr).toBe(0);
+    const lines = stdout.trimEnd().split('\n');
+    const row = (id: string) => lines.find((l) => l.startsWith(`${id} `)) ?? '';
+    for (const reason of reasons)
+      expect(row(`queued-${reason}`)).toMatch(new RegExp(`\\squeued \\(${reason}\\)\\s+-/2\\s`));
+    expect(row('not-queued')).toMatch(/\srunning\s+-\/1\s/);
+  });
+
+  it('--state queued --json carries queue.reason and queue.queuedAt', async () => {
+    const { code, stdout, stderr } = await runCli(
+      ['list', '--state', 'queued', '--json'],
+      queuedEnv,
+    );
+    expect(code, stderr).toBe(0);
+    const items = JSON.parse(stdout) as {
+      job: { requestId: string; queue?: { reason?: string; queuedAt?: string } };
+    }[];
+    const byId = new Map(items.map((i) => [i.job.requestId, i.job.queue]));
+    expect([...byId.keys()].sort()).toEqual(reasons.map((r) => `queued-${r}`).sort());
+    for (const reason of reasons) {
+      const queue = byId.get(`queued-${reason}`);
+      expect(queue?.reason).toBe(reason);
+      expect(Number.isNaN(Date.parse(queue?.queuedAt ?? ''))).toBe(false);
+    }
   });
 });
