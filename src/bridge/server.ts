@@ -45,7 +45,9 @@ export type ServerConfig = Pick<
   | 'bodyLimitBytes'
   | 'shutdownGraceMs'
   | 'limits'
->;
+> &
+  // Left out: one execution per request (batching off).
+  Partial<Pick<BridgeConfig, 'batchMaxRequests'>>;
 
 export interface BridgeServerDeps {
   config: ServerConfig;
@@ -122,7 +124,7 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
   const verifiers: RouteVerifiers = deps.verifier
     ? { push: deps.verifier, deadLetter: deps.verifier, reconcile: deps.verifier }
     : verifiersFor(config);
-  const { repository, queue } =
+  const { repository, queue, batches } =
     deps.stores ?? createDispatchStores(deps.firestore, config.collection);
   const now = deps.now ?? (() => new Date());
   const budget = deps.budget ?? new RunBudget(config.limits);
@@ -151,6 +153,9 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
     leaseMs: config.leaseMs,
     keyConcurrency: config.limits.keyConcurrency,
     knowledge,
+    batches,
+    batchMaxRequests: config.batchMaxRequests ?? 1,
+    retentionMs: config.retentionDays * DAY_MS,
     now,
     log: logger,
   });

@@ -35,6 +35,7 @@ const BRIDGE_KEYS = [
   'runJobPerMinute',
   'runJobBurst',
   'maxConcurrentLaunches',
+  'batchMaxRequests',
   'keyConcurrency',
   'logLevel',
   'cloudRunEmulatorHost',
@@ -123,6 +124,11 @@ export interface BridgeConfig {
   shutdownGraceMs: number;
   /** Backpressure of this instance (docs/operations.md, "Backpressure and quotas"). */
   limits: LimitsConfig;
+  /**
+   * Queued requests one execution may run together (JOBBRIDGE_BATCH_MAX_REQUESTS); 1 turns
+   * batching off (docs/operations.md, "Batches").
+   */
+  batchMaxRequests: number;
   logLevel: LogLevel;
   cloudRunEmulatorHost: string | undefined;
   firestoreEmulatorHost: string | undefined;
@@ -395,6 +401,7 @@ export function loadBridgeConfig(env: Env = process.env): BridgeConfig {
       maxConcurrentLaunches: v.maxConcurrentLaunches,
       keyConcurrency: v.keyConcurrency,
     },
+    batchMaxRequests: v.batchMaxRequests,
     logLevel: v.logLevel ?? 'info',
     cloudRunEmulatorHost: v.cloudRunEmulatorHost,
     firestoreEmulatorHost: v.firestoreEmulatorHost,

@@ -156,6 +156,13 @@ export const VARIABLES = {
     optionalInteger(1, 1_000_000),
     'RunJob calls at once after a quiet spell; default a sixth of the per-minute rate',
   ),
+  batchMaxRequests: v(
+    'JOBBRIDGE_BATCH_MAX_REQUESTS',
+    // 499: one transaction writes the batch document and each member, at most 500 writes.
+    // Off (1) by default until the worker runs batch members (`jobbridge work --batch`).
+    integer(1, 1, 499),
+    'queued requests (same job, a function, same timeout) one execution may run together; 1 turns batching off',
+  ),
   maxConcurrentLaunches: v(
     'JOBBRIDGE_MAX_CONCURRENT_LAUNCHES',
     integer(32, 1, 1000),

@@ -12,7 +12,17 @@ import type { Logger } from '../log.ts';
 import { newOpCount, type OpCount } from '../store/job-ops.ts';
 import type { QueueDepth, QueueEntry } from '../store/job-queue.ts';
 import type { Lease } from '../store/job-repository.ts';
-import type { JobDispatchStore, JobQueueStore } from '../store/port.ts';
+import type { JobBatchStore, JobDispatchStore, JobQueueStore } from '../store/port.ts';
+import {
+  batchCaps,
+  coalesce,
+  memberOf,
+  startBatch,
+  takeOverBatch,
+  type BatchDeps,
+  type BatchOutcome,
+  type Candidate,
+} from './batch.ts';
 import type { RunBudget, Ticket } from './budget.ts';
 import type { MaxRetriesCache } from './launch-request.ts';
 import type { QueueKnowledge } from './queue-knowledge.ts';
@@ -35,8 +45,17 @@ export interface DrainDeps {
   knowledge: QueueKnowledge;
   /** RunJob calls one drain makes at once. */
   parallelism?: number;
-  /** Entries read per query. */
+  /** Entries read per query (default 100, or JOBBRIDGE_BATCH_MAX_REQUESTS when larger). */
   pageSize?: number;
+  /**
+   * Batches: with a store and `batchMaxRequests` above 1 (JOBBRIDGE_BATCH_MAX_REQUESTS),
+   * compatible queued requests start together as one execution. Abandoned batches are taken
+   * over whenever the store is given.
+   */
+  batches?: JobBatchStore;
+  batchMaxRequests?: number;
+  /** How long a batch document lives (the job documents' retention). */
+  retentionMs?: number;
   now?: () => Date;
   log?: Logger;
 }
@@ -50,6 +69,8 @@ export interface DrainResult {
   failed: number;
   /** Entries another dispatcher (or a cancel, or a redelivery) got to first. */
   raced: number;
+  /** Executions started for batches (their members are counted in `started`). */
+  batches: number;
   /** Why it stopped: the queue was empty, the deadline came, or the budget had no room. */
   stoppedBy: 'empty' | 'deadline' | 'budget';
   queueDepth: number;
@@ -131,10 +152,46 @@ export class Drainer {
       'no-ticket': 0,
       skipped: 0,
     };
-    const pageSize = this.deps.pageSize ?? 100;
+    const pageSize = this.deps.pageSize ?? Math.max(100, this.deps.batchMaxRequests ?? 1);
     // Entries left where they are in this drain (key busy, nothing stored): read past them.
     const passed = new Set<string>();
     let stoppedBy: DrainResult['stoppedBy'] = 'empty';
+    let batches = 0;
+    const tally = (job: string, outcome: BatchOutcome): boolean => {
+      switch (outcome.kind) {
+        case 'no-ticket':
+          return false;
+        case 'started':
+          batches++;
+          counts.started += outcome.members;
+          break;
+        case 'requeued':
+          counts.requeued += outcome.members;
+          for (const id of outcome.docIds) passed.add(id);
+          if (outcome.docIds.length > 0) this.deps.knowledge.add(job);
+          break;
+        case 'released':
+          counts.requeued += outcome.members;
+          break;
+        default:
+          counts[outcome.kind] += outcome.members;
+      }
+      return true;
+    };
+    // Batches first: their members' own entries below are the batch's to move, not ours.
+    if (this.deps.batches !== undefined) {
+      const gone = new Date(this.now().getTime() - 1000);
+      const abandonedBatches = await this.deps.batches.abandonedBatches(gone, 20);
+      ops.reads += abandonedBatches.length;
+      for (const batch of abandonedBatches) {
+        if (Date.now() >= deadlineMs) break;
+        try {
+          tally(batch.job, await takeOverBatch(this.batchDeps(), batch, ops));
+        } catch (err: unknown) {
+          this.deps.log?.warn({ err, batchId: batch.batchId }, 'drain: batch left for later');
+        }
+      }
+    }
     // A holder that died leaves its lease to expire; a margin keeps clear of one that is slow.
     const abandoned = await this.deps.queue.abandoned(new Date(this.now().getTime() - 1000), 50);
     ops.reads += abandoned.length;
@@ -159,8 +216,29 @@ export class Drainer {
       if (complete) this.deps.knowledge.replace(waiting);
       else for (const job of waiting) this.deps.knowledge.add(job);
       if (fresh.length === 0) break;
-      const steps = await this.pool(fairOrder(fresh), deadlineMs, ops);
+      const { groups, singles } = await this.plan(fresh);
       let progressed = false;
+      let noTicket = false;
+      for (const group of groups) {
+        if (Date.now() >= deadlineMs) break;
+        const job = group[0]?.request.job ?? '';
+        try {
+          if (!tally(job, await startBatch(this.batchDeps(), group, deadlineMs, ops))) {
+            noTicket = true;
+            break;
+          }
+        } catch (err: unknown) {
+          this.deps.log?.warn({ err, job }, 'drain: batch left for the next drain');
+          counts.skipped += group.length;
+          for (const c of group) passed.add(c.entry.docId);
+        }
+        progressed = true;
+      }
+      if (noTicket) {
+        stoppedBy = Date.now() >= deadlineMs ? 'deadline' : 'budget';
+        break;
+      }
+      const steps = await this.pool(fairOrder(singles), deadlineMs, ops);
       for (const [entry, step] of steps) {
         counts[step]++;
         // Back in the queue after a launch error: the next drain tries it again, not this one.
@@ -188,6 +266,7 @@ export class Drainer {
       cancelled: counts.cancelled,
       failed: counts.failed,
       raced: counts.raced,
+      batches,
       stoppedBy,
       queueDepth: depth.depth,
       oldestQueuedAgeMs:
@@ -244,6 +323,64 @@ export class Drainer {
     return out;
   }
 
+  private batchDeps(): BatchDeps {
+    const { launcher, budget, maxRetries, leaseMs, log } = this.deps;
+    return {
+      batches: this.deps.batches as JobBatchStore,
+      launcher,
+      budget,
+      maxRetries,
+      leaseMs,
+      retentionMs: this.deps.retentionMs ?? 30 * 86_400_000,
+      now: this.now,
+      ...(log ? { log } : {}),
+    };
+  }
+
+  /**
+   * Splits a page (oldest first) into batches of compatible requests and the entries that start
+   * on their own: raw-args requests, keyed ones, cancels, entries that may have an execution
+   * already, and whatever does not pass its checks (which `take` then fails, naming why).
+   */
+  private async plan(
+    entries: readonly QueueEntry[],
+  ): Promise<{ groups: Candidate[][]; singles: QueueEntry[] }> {
+    const max = this.deps.batchMaxRequests ?? 1;
+    if (this.deps.batches === undefined || max <= 1) return { groups: [], singles: [...entries] };
+    const candidates: Candidate[] = [];
+    const singles: QueueEntry[] = [];
+    for (const entry of entries) {
+      const request = this.batchable(entry) ? this.storedRequest(entry) : undefined;
+      if (typeof request !== 'object' || request.function === undefined) {
+        singles.push(entry);
+        continue;
+      }
+      let taskCount: number;
+      try {
+        taskCount = (await this.deps.maxRetries.info(request.job)).taskCount;
+      } catch {
+        singles.push(entry);
+        continue;
+      }
+      candidates.push({ entry, request, member: memberOf(entry, request, taskCount) });
+    }
+    const groups = coalesce(candidates, batchCaps(max));
+    const grouped = new Set(groups.flat().map((c) => c.entry.docId));
+    for (const c of candidates) if (!grouped.has(c.entry.docId)) singles.push(c.entry);
+    return { groups, singles };
+  }
+
+  private batchable(entry: QueueEntry): boolean {
+    return (
+      entry.state === 'queued' &&
+      !entry.cancelRequested &&
+      !entry.checkStarted &&
+      entry.batchId === null &&
+      entry.pendingRequest !== undefined &&
+      (entry.concurrencyKey === null || this.deps.keyConcurrency <= 0)
+    );
+  }
+
   /** One entry: cancel, fail, adopt or start it. Never throws: an error leaves it for later. */
   private async take(entry: QueueEntry, deadlineMs: number, ops: OpCount): Promise<Step> {
     try {
@@ -260,6 +397,8 @@ export class Drainer {
       return (await this.deps.queue.cancel(entry, now, ops)) ? 'cancelled' : 'raced';
     // Written before requests were kept (or by hand): only its Pub/Sub redelivery can start it.
     if (entry.pendingRequest === undefined) return 'skipped';
+    // Claimed in a batch whose drainer died: the batch is taken over, never its members alone.
+    if (entry.batchId !== null) return 'skipped';
     const request = this.storedRequest(entry);
     if (typeof request === 'string') {
       const error = { code: 'invalid-stored-request', message: request };

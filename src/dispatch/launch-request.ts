@@ -1,5 +1,5 @@
 import { BRIDGE_EXECUTION_ENV, type JobRequest } from '../contract/index.ts';
-import type { LaunchRequest, Launcher } from '../launcher/index.ts';
+import type { JobInfo, LaunchRequest, Launcher } from '../launcher/index.ts';
 
 /**
  * The RunJob overrides for a request: with `function` the args become `work <function> <args…>`
@@ -32,25 +32,57 @@ export function launchRequest(
 }
 
 /**
- * Each job's maxRetries, read from Cloud Run once per job name and kept: it only changes when
- * the job is redeployed, and a worker only uses it to say whether a failure will be retried.
- * A failed read is not kept, so the next delivery asks again.
+ * The RunJob overrides for a batch: `jobbridge work --batch` in every task, which finds its
+ * member in `batches/{batchId}` and trusts it only when it matches `digest`; the sum of the
+ * members' task counts; their common timeout. No request's id, document or function: those
+ * differ per member and live in the batch document.
+ */
+export function batchLaunchRequest(batch: {
+  job: string;
+  batchId: string;
+  digest: string;
+  taskCount: number;
+  timeoutSeconds: number | undefined;
+  maxRetries: number;
+}): LaunchRequest {
+  return {
+    job: batch.job,
+    args: ['work', '--batch'],
+    env: {
+      [BRIDGE_EXECUTION_ENV.batchId]: batch.batchId,
+      [BRIDGE_EXECUTION_ENV.batchDigest]: batch.digest,
+      [BRIDGE_EXECUTION_ENV.maxRetries]: String(batch.maxRetries),
+    },
+    taskCount: batch.taskCount,
+    ...(batch.timeoutSeconds !== undefined ? { timeoutSeconds: batch.timeoutSeconds } : {}),
+  };
+}
+
+/**
+ * Each job's settings as Cloud Run has them (maxRetries, the default taskCount), read once per job
+ * name and kept: they only change when the job is redeployed; a worker uses maxRetries to say
+ * whether a failure will be retried, and a batch member without its own taskCount runs the
+ * job's. A failed read is not kept, so the next delivery asks again.
  */
 export class MaxRetriesCache {
   private readonly launcher: Launcher;
-  private readonly known = new Map<string, Promise<number>>();
+  private readonly known = new Map<string, Promise<JobInfo>>();
 
   constructor(launcher: Launcher) {
     this.launcher = launcher;
   }
 
-  get(job: string): Promise<number> {
+  info(job: string): Promise<JobInfo> {
     let cached = this.known.get(job);
     if (cached === undefined) {
-      cached = this.launcher.getJob(job).then((info) => info.maxRetries);
+      cached = this.launcher.getJob(job);
       this.known.set(job, cached);
       void cached.catch(() => this.known.delete(job));
     }
     return cached;
+  }
+
+  get(job: string): Promise<number> {
+    return this.info(job).then((info) => info.maxRetries);
   }
 }

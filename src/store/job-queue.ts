@@ -45,6 +45,7 @@ function entryOf(snap: DocumentSnapshot): QueueEntry {
     pendingRequest: typeof data.pendingRequest === 'string' ? data.pendingRequest : undefined,
     digest: typeof data.digest === 'string' ? data.digest : null,
     attempts: Number(dispatch.attempts) || 0,
+    batchId: typeof dispatch.batchId === 'string' ? dispatch.batchId : null,
   };
 }
 

@@ -1,6 +1,7 @@
 /**
- * The store's port: every operation on the Firestore documents of jobs (`jobs/{id}`) that the
- * dispatch protocol and the reconciler use. Nothing outside `src/store/` writes these documents.
+ * The store's port: every operation on the Firestore documents of jobs (`jobs/{id}`) and batches
+ * (`batches/{id}`) that the dispatch protocol and the reconciler use. Nothing outside
+ * `src/store/` writes these documents.
  *
  * Conventions for every operation below:
  * - Costs are Firestore operations per call (what the bill and the 1-write/s-per-document limit
@@ -14,7 +15,13 @@
  *   which `isRetryable(err, 'firestore')` classifies; nothing is half-written when it throws.
  */
 import type { Timestamp } from '@google-cloud/firestore';
-import type { ErrorInfo, JobDocument, QueueReason } from '../contract/index.ts';
+import type {
+  BatchContent,
+  BatchMember,
+  ErrorInfo,
+  JobDocument,
+  QueueReason,
+} from '../contract/index.ts';
 import type { ClaimInput, RejectionInput } from './job-claim-document.ts';
 import type { OpCount } from './job-ops.ts';
 import type { ClaimResult, DispatchRecord, ExistingJob, Lease } from './job-repository.ts';
@@ -96,6 +103,8 @@ export interface QueueEntry {
   /** The content digest stored at admission; null when the document has none. */
   digest: string | null;
   attempts: number;
+  /** The batch the entry was claimed in (`dispatch.batchId`): the batch, not the entry, moves. */
+  batchId: string | null;
 }
 
 /** Queue depth and the time of its oldest entry, for logs and `GET /limitz`. */
@@ -265,4 +274,127 @@ export interface BatchReadStore {
    * Cost: 1 read. Throws the Firestore client's errors (`isRetryable(err, 'firestore')`).
    */
   readBatch(batchId: string): Promise<Record<string, unknown> | undefined>;
+}
+
+/** One queued request a batch claim may take, with the member it becomes (offset assigned then). */
+export interface BatchCandidate {
+  entry: QueueEntry;
+  member: Omit<BatchMember, 'offset'>;
+}
+
+/** What a batch claim needs: the compatible candidates, oldest first, and the batch's lease. */
+export interface BatchClaimInput {
+  batchId: string;
+  /** The lease owner: whoever holds it may start the batch's execution. */
+  owner: string;
+  job: string;
+  /** The members' common timeout; undefined keeps the job's own. */
+  timeoutSeconds: number | undefined;
+  /** At most `MAX_BATCH_MEMBERS`, in the task order the batch will have. */
+  candidates: readonly BatchCandidate[];
+  now: Date;
+  leaseMs: number;
+  /** How long the batch document lives (the TTL on `expireAt`), as the job documents do. */
+  retentionMs: number;
+}
+
+/** A batch lease this drainer holds. */
+export interface BatchLease {
+  batchId: string;
+  owner: string;
+  job: string;
+  /** What the execution's `JOBBRIDGE_BATCH_DIGEST` says: `batchDigest` of the content. */
+  digest: string;
+  /** The sum of the members' task counts: the execution's taskCount. */
+  taskCount: number;
+  /** The members' job document ids, in task order. */
+  memberDocIds: string[];
+}
+
+/** A fresh claim: its lease and the content the batch document holds. */
+export interface ClaimedBatch extends BatchLease {
+  content: BatchContent;
+}
+
+/** A `dispatching` batch whose lease expired: its drainer died, or handed it back. */
+export interface AbandonedBatch {
+  batchId: string;
+  job: string;
+  /** The batch document's update time when read: a takeover is fenced on it. */
+  updateTime: Timestamp;
+}
+
+/** `batches/{batchId}` as the store reads it; `data` is the raw document. */
+export interface StoredBatch {
+  batchId: string;
+  data: Record<string, unknown>;
+  state: 'dispatching' | 'dispatched';
+  job: string;
+  digest: string | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: Date | null;
+  executionName: string | null;
+  memberDocIds: string[];
+  updateTime: Timestamp;
+}
+
+/**
+ * Batches (implemented by `BatchStore`): k compatible queued requests started as one execution.
+ * The batch document `batches/{batchId}` and its members' job documents move together, every
+ * move one transaction that re-reads the batch's lease and each member, so a batch is claimed,
+ * started, recorded, handed back or taken over as one unit and each member runs in at most one
+ * batch. A member belongs to a batch while its `dispatch.batchId` names it and its lease is the
+ * batch's; a member ended meanwhile (a cancel, the reconciler) is left alone by every move.
+ * One transaction writes at most 500 documents, so a batch holds at most `MAX_BATCH_MEMBERS`
+ * (499) members. Index on Google: batches (state ASC, lease.expiresAt ASC).
+ */
+export interface JobBatchStore {
+  /**
+   * In one transaction: re-reads every candidate and keeps those nobody wrote since they were
+   * read (fenced on `entry.updateTime`), assigns their task offsets in order, creates
+   * `batches/{batchId}` (members, digest, total task count, lease, `dispatching`) and moves each
+   * kept member `queued → dispatching` with the batch's lease, `dispatch.batchId` and
+   * `dispatch.taskOffset`. Undefined when none was left. Cost: k reads + (kept + 1) writes.
+   */
+  claimBatch(input: BatchClaimInput, ops: OpCount): Promise<ClaimedBatch | undefined>;
+  /**
+   * Records the execution on the batch (→ `dispatched`, lease cleared) and on every member
+   * (→ `dispatched` unless a worker already moved it on; operation and execution names; the
+   * stored request dropped), only while the batch's lease is ours. False when it was lost.
+   * Cost: (k + 1) reads + (k + 1) writes.
+   */
+  recordBatch(lease: BatchLease, record: DispatchRecord, now: Date, ops: OpCount): Promise<boolean>;
+  /**
+   * Gives a batch that never started back to the queue (RESOURCE_EXHAUSTED, or a takeover that
+   * found no execution): every member still in it goes back to `queued` with `reason`, keeping
+   * its `queue.queuedAt`, its batch fields removed; the batch document is deleted, so an
+   * execution of it that did start after all finds nothing to run. Only while the lease is ours.
+   * Cost as `recordBatch`.
+   */
+  dissolveBatch(lease: BatchLease, reason: QueueReason, now: Date, ops: OpCount): Promise<boolean>;
+  /** Ends every member still in the batch `failed` with `error` (a permanent launch error) and
+   * deletes the batch document, while the lease is ours. Cost as `recordBatch`. */
+  failBatch(lease: BatchLease, error: ErrorInfo, now: Date, ops: OpCount): Promise<boolean>;
+  /**
+   * Lets the batch's lease expire now (an ambiguous launch error: RunJob may have started it), so
+   * that the next drain takes it over, looks for its execution and adopts it or dissolves the
+   * batch. Cost: 1 read, +1 write while the lease is ours.
+   */
+  releaseBatch(lease: BatchLease, now: Date, ops: OpCount): Promise<void>;
+  /** `dispatching` batches whose lease expired before `before`. Cost: up to `limit` reads. */
+  abandonedBatches(before: Date, limit: number): Promise<AbandonedBatch[]>;
+  /**
+   * Takes over an abandoned batch for `owner`, fenced on the update time it was read at: the
+   * batch's lease and each member's (those still in it) become ours. Undefined when anyone wrote
+   * the batch since. Cost: (k + 1) reads + (k + 1) writes.
+   */
+  takeOverBatch(
+    abandoned: AbandonedBatch,
+    owner: string,
+    now: Date,
+    leaseMs: number,
+    ops: OpCount,
+  ): Promise<BatchLease | undefined>;
+  /** The batch document, undefined when absent (dissolved, or expired). Cost: 1 read. */
+  batchState(batchId: string): Promise<StoredBatch | undefined>;
 }

@@ -45,6 +45,8 @@ export function bridgeConfig(
       maxConcurrentLaunches: 1000,
       keyConcurrency: 0,
     },
+    // One execution per request unless a test asks for batches.
+    batchMaxRequests: 1,
     logLevel: 'info',
     cloudRunEmulatorHost: undefined,
     firestoreEmulatorHost: undefined,

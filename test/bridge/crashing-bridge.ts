@@ -14,8 +14,8 @@ import { CRASH_AFTER_ENV, crashAfter, parseCrashPoints } from './crash-after.ts'
 const config = loadBridgeConfig();
 const logger = createLogger({ level: config.logLevel, name: 'bridge' });
 const clients = createCloudClients(config);
-const { repository, queue } = createDispatchStores(clients.firestore, config.collection);
-const ports = { repository, queue, launcher: clients.launcher };
+const { repository, queue, batches } = createDispatchStores(clients.firestore, config.collection);
+const ports = { repository, queue, batches, launcher: clients.launcher };
 const points = parseCrashPoints(process.env[CRASH_AFTER_ENV] ?? '', ports);
 
 const app = buildBridgeServer({
@@ -25,6 +25,7 @@ const app = buildBridgeServer({
   stores: {
     repository: crashAfter(repository, 'repository', points),
     queue: crashAfter(queue, 'queue', points),
+    batches: crashAfter(batches, 'batches', points),
   },
   logger,
 });
