@@ -12,6 +12,7 @@ import {
 } from '../config/index.ts';
 import type { Firestore } from '@google-cloud/firestore';
 import {
+  createDispatchStores,
   Drainer,
   MaxRetriesCache,
   QueueKnowledge,
@@ -21,8 +22,6 @@ import {
 import type { Launcher } from '../launcher/index.ts';
 import type { Logger } from '../log.ts';
 import { reconcileAll } from '../reconciler/index.ts';
-import { JobQueue } from '../store/job-queue.ts';
-import { JobRepository } from '../store/job-repository.ts';
 
 /** How long `jobbridge reconcile` drains the queue when `--drain-for-ms` is not given. */
 export const DEFAULT_CLI_DRAIN_MS = 45_000;
@@ -39,9 +38,13 @@ function cliDrainer(
   launcher: Launcher,
   log: Logger,
 ): Drainer {
+  const { queue, repository, batches } = createDispatchStores(firestore, config.collection);
   return new Drainer({
-    queue: new JobQueue(firestore, config.collection),
-    repository: new JobRepository(firestore, config.collection),
+    queue,
+    repository,
+    batches,
+    batchMaxRequests: config.batchMaxRequests,
+    retentionMs: config.retentionDays * 86_400_000,
     launcher,
     budget: new RunBudget(config.pace),
     maxRetries: new MaxRetriesCache(launcher),

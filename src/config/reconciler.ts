@@ -28,6 +28,8 @@ export const RECONCILER_ENV = {
   runJobPerMinute: VARIABLES.runJobPerMinute.name,
   runJobBurst: VARIABLES.runJobBurst.name,
   maxConcurrentLaunches: VARIABLES.maxConcurrentLaunches.name,
+  batchMaxRequests: VARIABLES.batchMaxRequests.name,
+  retentionDays: VARIABLES.retentionDays.name,
 } as const;
 
 /** The token bucket's size when JOBBRIDGE_RUNJOB_BURST is unset: 10 s worth, at least 1. */
@@ -58,6 +60,10 @@ export interface ReconcilerConfig {
   leaseMs: number;
   /** How fast the drain may call RunJob: this process's pace, as a bridge instance's. */
   pace: RunJobPace;
+  /** Queued requests one execution may run together (JOBBRIDGE_BATCH_MAX_REQUESTS, as the bridge's). */
+  batchMaxRequests: number;
+  /** How long a batch document lives (JOBBRIDGE_RETENTION_DAYS, as the bridge's job documents). */
+  retentionDays: number;
   logLevel: LogLevel;
 }
 
@@ -84,6 +90,8 @@ const RECONCILER_VARIABLES = {
     'runJobPerMinute',
     'runJobBurst',
     'maxConcurrentLaunches',
+    'batchMaxRequests',
+    'retentionDays',
     'logLevel',
   ),
 };
@@ -128,6 +136,8 @@ export function loadReconcilerConfig(env: Env = process.env): ReconcilerConfig {
       runJobBurst: v.runJobBurst ?? defaultRunJobBurst(v.runJobPerMinute),
       maxConcurrentLaunches: v.maxConcurrentLaunches,
     },
+    batchMaxRequests: v.batchMaxRequests,
+    retentionDays: v.retentionDays,
     logLevel: v.logLevel ?? 'warn',
   };
 }
