@@ -18,6 +18,7 @@ import { toTaskProgress } from '../src/worker/context.ts';
 import { createWorkerFirestore } from '../src/worker/firestore-client.ts';
 import { ProgressWriter } from '../src/worker/progress-writer.ts';
 import { runTask } from '../src/worker/run-task.ts';
+import { ownTaskIdentity } from '../src/worker/task-identity.ts';
 import type { FunctionRegistry } from '../src/worker/function-types.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -227,8 +228,7 @@ await Promise.all(
         db: workerDb,
         config,
         registry,
-        functionName: 'noop',
-        args: [],
+        identity: ownTaskIdentity(config, 'noop', []),
         log: silentLogger(),
         signals: new EventEmitter(),
       });

@@ -6,6 +6,7 @@ import type { FunctionRegistry } from '../src/worker/function-types.ts';
  * load lazily, so a task pays only for the function it runs.
  */
 export const functions: FunctionRegistry = {
+  echo: () => import('./echo.ts'),
   'fan-out': () => import('./fan-out.ts'),
   simulate: () => import('./simulate.ts'),
 };

@@ -1,25 +1,37 @@
 import type { Command } from 'commander';
 
+/** `work --batch`: the task runs its member of the batch named by JOBBRIDGE_BATCH_ID. */
+const BATCH_FLAG = '--batch';
+
 /**
- * `jobbridge work <function> [args…]`: the runtime inside a Cloud Run Jobs task. Imports are
- * lazy and start in parallel, because cold start is paid by every task.
+ * `jobbridge work <function> [args…]` and `jobbridge work --batch`: the runtime inside a Cloud
+ * Run Jobs task. Imports are lazy and start in parallel, because cold start is paid by every task.
+ * `--batch` counts only in first place: anything after the function name is the function's.
  */
 export function register(program: Command): void {
   program
     .command('work')
+    .usage('<function> [args...] | --batch')
     .description(
-      'run a function from functions/ as this Cloud Run Jobs task (reads CLOUD_RUN_* and JOBBRIDGE_* env)',
+      'run a function from functions/ as this Cloud Run Jobs task (reads CLOUD_RUN_* and JOBBRIDGE_* env); --batch runs the member of JOBBRIDGE_BATCH_ID that owns this task',
     )
-    .argument('<function>', 'name of the function in functions/index.ts')
+    .argument('<function>', 'name of the function in functions/index.ts, or --batch')
     .argument('[args...]', 'arguments given to the function as ctx.args')
     .allowUnknownOption()
     .helpOption(false)
     .action(async (name: string, args: string[]) => {
-      process.exit(await work(name, args));
+      if (name === BATCH_FLAG && args.length > 0) {
+        process.stderr.write(
+          `jobbridge work --batch takes no arguments (the batch document names the function and its args)\n`,
+        );
+        process.exit(2);
+      }
+      process.exit(await work(name === BATCH_FLAG ? undefined : name, args));
     });
 }
 
-async function work(name: string, args: string[]): Promise<number> {
+/** `name` undefined: batch mode. */
+async function work(name: string | undefined, args: string[]): Promise<number> {
   // Cache compiled code between task starts (NODE_COMPILE_CACHE picks the folder).
   process.getBuiltinModule('node:module').enableCompileCache?.();
   // Start the heavy import first: it is the critical path of cold start.
@@ -35,7 +47,7 @@ async function work(name: string, args: string[]): Promise<number> {
     ]);
   let config;
   try {
-    config = parseWorkerConfig();
+    config = parseWorkerConfig(process.env, name === undefined ? 'batch' : 'single');
   } catch (err: unknown) {
     if (!(err instanceof ConfigError)) throw err;
     createLogger({ name: 'worker' }).fatal({ field: err.field }, err.message);
@@ -47,7 +59,7 @@ async function work(name: string, args: string[]): Promise<number> {
     execution: config.execution,
     taskIndex: config.taskIndex,
     attempt: config.attempt,
-    requestId: config.requestId,
+    ...(config.batch ? { batchId: config.batch.id } : { requestId: config.requestId }),
   });
   const containerLimitBytes = await heap.readContainerMemoryLimit(config.cgroupRoot);
   const plan = heap.planHeap({
@@ -73,25 +85,29 @@ async function work(name: string, args: string[]): Promise<number> {
     },
     'heap limit',
   );
-  const [{ createWorkerFirestore }, { runTask }, { functions }] = await Promise.all([
-    firestoreModule,
-    import('../worker/run-task.ts'),
-    import('../../functions/index.ts'),
-  ]);
+  const [{ createWorkerFirestore }, { runTask }, batchTask, identities, { functions }] =
+    await Promise.all([
+      firestoreModule,
+      import('../worker/run-task.ts'),
+      import('../worker/batch-task.ts'),
+      import('../worker/task-identity.ts'),
+      import('../../functions/index.ts'),
+    ]);
   const db = createWorkerFirestore({
     projectId: config.projectId,
     emulatorHost: config.firestoreEmulatorHost,
   });
   try {
-    return await runTask({
-      db,
-      config,
-      registry: functions,
-      functionName: name,
-      args,
-      log,
-      signals: process,
-    });
+    const common = { db, config, registry: functions, log, signals: process };
+    if (name === undefined) {
+      const { batchReader } = await import('../store/batch-read.ts');
+      return await batchTask.runBatchTask({
+        ...common,
+        batches: batchReader(db),
+        processEnv: process.env,
+      });
+    }
+    return await runTask({ ...common, identity: identities.ownTaskIdentity(config, name, args) });
   } catch (err: unknown) {
     log.fatal({ err }, 'worker failed before recording the attempt');
     return 1;

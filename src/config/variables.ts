@@ -213,6 +213,21 @@ export const VARIABLES = {
     optionalInteger(0),
     "the job's maxRetries, as the bridge read it",
   ),
+  batchId: v(
+    BRIDGE_EXECUTION_ENV.batchId,
+    text(),
+    'set by the bridge on an execution that runs a batch (`work --batch`)',
+  ),
+  batchDigest: v(
+    BRIDGE_EXECUTION_ENV.batchDigest,
+    text(),
+    'the digest the batch document must match before a task runs its member',
+  ),
+  cancelPollMs: v(
+    'JOBBRIDGE_CANCEL_POLL_MS',
+    integer(3000, 100, 600_000),
+    "how often a batch member's task reads its job for a cancel",
+  ),
   cloudRunJob: v(CLOUD_RUN_TASK_ENV.job, textOr('local'), 'set by Cloud Run'),
   cloudRunExecution: v(CLOUD_RUN_TASK_ENV.execution, textOr('local'), 'set by Cloud Run'),
   taskIndex: v(CLOUD_RUN_TASK_ENV.taskIndex, integer(0, 0), 'set by Cloud Run'),

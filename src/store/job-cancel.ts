@@ -24,3 +24,16 @@ export function requestCancel(firestore: Firestore, ref: DocumentReference): Pro
     return { outcome: 'requested' };
   });
 }
+
+/**
+ * Whether a job's cancel was asked for (or it already ended `cancelled`): what a worker reads
+ * to stop its function. False for a missing document. Cost: 1 read.
+ */
+export async function jobCancelRequested(
+  firestore: Firestore,
+  collection: string,
+  jobId: string,
+): Promise<boolean> {
+  const data = (await firestore.collection(collection).doc(jobId).get()).data();
+  return data?.cancelRequested === true || data?.state === 'cancelled';
+}

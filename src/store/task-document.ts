@@ -41,7 +41,7 @@ export function taskRef(
 export interface TaskOutcome {
   state: 'succeeded' | 'failed';
   willRetry: boolean;
-  /** `code` is a stable reason: `error`, `terminated`, `cancelled`, `permanent`. */
+  /** `code` is a stable reason: `error`, `terminated`, `cancelled`, `permanent`, `batch-mismatch`. */
   error: ErrorInfo | null;
   progress: TaskProgress;
   result: Record<string, unknown> | null;

@@ -10,7 +10,11 @@ export const DEFAULT_MAX_RETRIES = 3;
 export type Ending =
   | { kind: 'returned'; value: unknown }
   | { kind: 'threw'; error: unknown }
-  | { kind: 'terminated'; cancelled: boolean };
+  | { kind: 'terminated'; cancelled: boolean }
+  /** The job's cancel, seen by the worker itself (at the start, or by a batch member's watch). */
+  | { kind: 'cancelled' }
+  /** Not run at all: what the task was given cannot be trusted (a batch document off its digest). */
+  | { kind: 'refused'; reason: string };
 
 export interface DecidedOutcome {
   outcome: TaskOutcome;
@@ -55,6 +59,29 @@ export function decideOutcome(
         exitCode: 143,
       };
     }
+    case 'cancelled':
+      // No signal came: the execution goes on (other batch members, say), and a cancelled job's
+      // task must not be retried, so the attempt exits 0 once `cancelled` is recorded.
+      return {
+        outcome: {
+          ...base,
+          state: 'failed',
+          willRetry: false,
+          error: { code: 'cancelled', message: 'the job was cancelled' },
+        },
+        exitCode: 0,
+      };
+    case 'refused':
+      // Permanent, as a PermanentError is: no retry can make the document match.
+      return {
+        outcome: {
+          ...base,
+          state: 'failed',
+          willRetry: false,
+          error: { code: 'batch-mismatch', message: ending.reason.slice(0, 2048) },
+        },
+        exitCode: 0,
+      };
     case 'threw': {
       const err = coerceError(ending.error);
       const permanent = isPermanent(ending.error);

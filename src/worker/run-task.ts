@@ -2,23 +2,32 @@ import type { Firestore } from '@google-cloud/firestore';
 import type { JobDocument } from '../contract/documents.ts';
 import type { Logger } from '../log.ts';
 import { recordTaskEnd, refreshJobAggregate } from '../store/aggregate.ts';
-import { jobRef } from '../store/task-document.ts';
+import { jobCancelRequested } from '../store/job-cancel.ts';
 import { beginAttempt, FencedError, markJobRunning, type TaskWriter } from '../store/task-store.ts';
 import type { WorkerConfig } from '../config/index.ts';
 import { createTaskContext } from './context.ts';
-import { coerceError, isRetryable } from '../errors/index.ts';
+import { isRetryable } from '../errors/index.ts';
 import type { FunctionRegistry } from './function-types.ts';
 import { decideOutcome, type Ending } from './outcome.ts';
 import { ProgressWriter } from './progress-writer.ts';
 import { loadCheckedFunction } from './registry.ts';
+import { delay, withRetry } from './retry.ts';
 import { installSignalHandlers, type SignalSource } from './signals.ts';
+import type { TaskIdentity } from './task-identity.ts';
 
 export interface RunTaskDeps {
   db: Firestore;
   config: WorkerConfig;
   registry: FunctionRegistry;
-  functionName: string;
-  args: readonly string[];
+  /** Who the task is: its job, function, args, env and place (`ownTaskIdentity`, `resolveBatchTask`). */
+  identity: TaskIdentity;
+  /**
+   * Set when the task must not run its function (a batch document that fails its digest): the
+   * attempt is recorded as a permanent failure with this reason.
+   */
+  refusal?: string;
+  /** Where the identity's env is set before the function runs (process.env in `jobbridge work`). */
+  processEnv?: Record<string, string | undefined>;
   log: Logger;
   signals: SignalSource;
 }
@@ -27,12 +36,17 @@ export interface RunTaskDeps {
 const JOB_WRITE_MIN_INTERVAL_MS = 1000;
 
 /**
- * Runs one attempt of one task: marks it running, runs the function with its context, records
- * the ending, refreshes the job's aggregate. Returns the exit code (see decideOutcome).
+ * Runs one attempt of one task — of a request's own execution or a batch member's slice, alike:
+ * marks it running, runs the function with its context, records the ending, refreshes the job's
+ * aggregate. Returns the exit code (see decideOutcome).
  */
 export async function runTask(deps: RunTaskDeps): Promise<number> {
-  const { db, config, log } = deps;
-  const where = { collection: config.collection, jobId: config.jobId, taskIndex: config.taskIndex };
+  const { db, config, log, identity } = deps;
+  const where = {
+    collection: config.collection,
+    jobId: identity.jobId,
+    taskIndex: identity.taskIndex,
+  };
   // Signals are handled from the start: the task document says `running` as soon as the start
   // write lands, and a SIGTSTP before a handler exists would stop the process.
   const controller = new AbortController();
@@ -48,7 +62,7 @@ export async function runTask(deps: RunTaskDeps): Promise<number> {
   // Task 0 reads the job at start (it moves the job to running); a retry's batched read includes
   // it anyway. Other tasks skip that read: one Firestore operation less per task (docs/internals.md, "Job
   // aggregate and its cost"); their ends keep the aggregate and the terminal state.
-  const readJob = config.taskIndex === 0;
+  const readJob = identity.taskIndex === 0;
   const begun = await withRetry(log, 'begin', () =>
     beginAttempt(db, where, config.attempt, config.execution, readJob),
   );
@@ -64,12 +78,12 @@ export async function runTask(deps: RunTaskDeps): Promise<number> {
   const { writer } = begun;
   const job = begun.job?.data() as JobDocument | undefined;
   if (begun.job && !job)
-    log.warn({ jobId: config.jobId }, 'no job document: the job aggregate will not be kept');
+    log.warn({ jobId: identity.jobId }, 'no job document: the job aggregate will not be kept');
   const keepAggregate = begun.job === undefined || job !== undefined;
   const movedToRunning = begun.job && job ? markJobRunning(begun.job) : undefined;
   movedToRunning?.catch(() => undefined);
 
-  let cancelled = job?.cancelRequested === true || job?.state === 'cancelled';
+  const cancelledAtStart = job?.cancelRequested === true || job?.state === 'cancelled';
 
   let result: Record<string, unknown> | null = null;
   const progress = new ProgressWriter({
@@ -80,22 +94,32 @@ export async function runTask(deps: RunTaskDeps): Promise<number> {
     isRetryable: (err) => isRetryable(err, 'firestore'),
     isFenced: (err) => err instanceof FencedError,
   });
-  const aggregateTimer = keepAggregate ? startAggregateTimer(deps) : undefined;
+  const refused = deps.refusal !== undefined;
+  const aggregateTimer = keepAggregate && !refused ? startAggregateTimer(deps) : undefined;
+  // A batch's execution is cancelled only when every member is: a member's own cancel reaches
+  // its tasks through its job document, read every cancelPollMs.
+  const cancelWatch =
+    identity.batchId !== undefined && !refused && !cancelledAtStart
+      ? watchCancel(deps, () => controller.abort(new Error('the job was cancelled')))
+      : undefined;
 
   let ending: Ending;
-  if (cancelled) {
-    ending = { kind: 'terminated', cancelled: true };
+  if (deps.refusal !== undefined) {
+    ending = { kind: 'refused', reason: deps.refusal };
+  } else if (cancelledAtStart) {
+    ending = { kind: 'cancelled' };
   } else {
+    if (deps.processEnv) Object.assign(deps.processEnv, identity.env);
     const run = (async (): Promise<Ending> => {
       try {
-        const fn = await loadCheckedFunction(deps.registry, deps.functionName, deps.args);
+        const fn = await loadCheckedFunction(deps.registry, identity.functionName, identity.args);
         const ctx = createTaskContext({
-          args: deps.args,
-          taskIndex: config.taskIndex,
-          taskCount: config.taskCount,
+          args: identity.args,
+          taskIndex: identity.taskIndex,
+          taskCount: identity.taskCount,
           attempt: config.attempt,
           signal: controller.signal,
-          log: log.child({ fn: deps.functionName }),
+          log: log.child({ fn: identity.functionName }),
           onProgress: (p) => progress.report(p),
           onResult: (r) => {
             result = r;
@@ -108,22 +132,29 @@ export async function runTask(deps: RunTaskDeps): Promise<number> {
         return { kind: 'threw', error };
       }
     })();
-    const first = await Promise.race([run, onTerminate]);
+    const first = await Promise.race([run, onTerminate, cancelWatch?.seen ?? never]);
     if (first === 'terminated') {
       // Give the function a moment to stop on its signal; its progress so far is kept.
       await Promise.race([run, delay(config.termGraceMs)]);
-      cancelled = await cancelRequested(db, config).catch(() => false);
+      const cancelled = await jobCancelRequested(db, config.collection, identity.jobId).catch(
+        () => false,
+      );
       ending = { kind: 'terminated', cancelled };
+    } else if (first === 'cancelled') {
+      log.warn('the job was cancelled: the function was aborted');
+      await Promise.race([run, delay(config.termGraceMs)]);
+      ending = { kind: 'cancelled' };
     } else {
       ending = first;
     }
   }
+  cancelWatch?.stop();
   disposeSignals();
   clearInterval(aggregateTimer);
   const last = await progress.stop();
   const decided = decideOutcome(ending, {
     attempt: config.attempt,
-    maxRetries: config.maxRetries,
+    maxRetries: identity.maxRetries,
     progress: last,
     result,
   });
@@ -143,11 +174,11 @@ export async function runTask(deps: RunTaskDeps): Promise<number> {
   );
   if (keepAggregate) {
     await withRetry(log, 'aggregate', () =>
-      recordTaskEnd(db, config.collection, config.jobId, config, {
+      recordTaskEnd(db, config.collection, identity.jobId, identity, {
         minIntervalMs: JOB_WRITE_MIN_INTERVAL_MS,
         failure:
           outcome.state === 'failed' && !outcome.willRetry
-            ? failureInfo(config, outcome.error)
+            ? failureInfo(identity, outcome.error)
             : undefined,
       }),
     ).catch((err: unknown) => log.warn({ err }, 'could not refresh the job aggregate'));
@@ -164,20 +195,51 @@ export async function runTask(deps: RunTaskDeps): Promise<number> {
   return decided.exitCode;
 }
 
-function failureInfo(config: WorkerConfig, error: { code: string; message: string } | null) {
+function failureInfo(identity: TaskIdentity, error: { code: string; message: string } | null) {
   return error
-    ? { code: error.code, message: `task ${config.taskIndex} failed: ${error.message}` }
+    ? { code: error.code, message: `task ${identity.taskIndex} failed: ${error.message}` }
     : undefined;
+}
+
+const never = new Promise<never>(() => undefined);
+
+/** Reads the job every `cancelPollMs` until stopped; `seen` resolves once a cancel is found. */
+function watchCancel(
+  deps: RunTaskDeps,
+  onCancel: () => void,
+): { seen: Promise<'cancelled'>; stop(): void } {
+  const { db, config, identity, log } = deps;
+  let busy = false;
+  let timer: NodeJS.Timeout | undefined;
+  const seen = new Promise<'cancelled'>((resolve) => {
+    timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      jobCancelRequested(db, config.collection, identity.jobId)
+        .then((cancelled) => {
+          if (!cancelled) return;
+          clearInterval(timer);
+          onCancel();
+          resolve('cancelled');
+        })
+        .catch((err: unknown) => log.debug({ err }, 'cancel check failed'))
+        .finally(() => {
+          busy = false;
+        });
+    }, config.cancelPollMs);
+    timer.unref();
+  });
+  return { seen, stop: () => clearInterval(timer) };
 }
 
 /** While tasks run, the job's aggregate progress is refreshed about twice a second in total. */
 function startAggregateTimer(deps: RunTaskDeps): NodeJS.Timeout {
-  const everyMs = Math.max(2000, deps.config.taskCount * 500);
+  const everyMs = Math.max(2000, deps.identity.taskCount * 500);
   let busy = false;
   const timer = setInterval(() => {
     if (busy) return;
     busy = true;
-    refreshJobAggregate(deps.db, deps.config.collection, deps.config.jobId, {
+    refreshJobAggregate(deps.db, deps.config.collection, deps.identity.jobId, {
       minIntervalMs: JOB_WRITE_MIN_INTERVAL_MS,
     })
       .catch((err: unknown) => deps.log.debug({ err }, 'periodic aggregate refresh failed'))
@@ -189,12 +251,6 @@ function startAggregateTimer(deps: RunTaskDeps): NodeJS.Timeout {
   return timer;
 }
 
-async function cancelRequested(db: Firestore, config: WorkerConfig): Promise<boolean> {
-  const job = (await jobRef(db, config.collection, config.jobId).get()).data() as
-    JobDocument | undefined;
-  return job?.cancelRequested === true || job?.state === 'cancelled';
-}
-
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return (
     typeof value === 'object' &&
@@ -202,23 +258,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
     !Array.isArray(value) &&
     Object.getPrototypeOf(value) === Object.prototype
   );
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-/** Retries transient Firestore errors with exponential backoff (5 tries, up to ~3 s). */
-async function withRetry<T>(log: Logger, what: string, fn: () => Promise<T>): Promise<T> {
-  for (let tries = 0; ; tries++) {
-    try {
-      return await fn();
-    } catch (err: unknown) {
-      if (!isRetryable(err, 'firestore') || tries >= 4) throw coerceError(err);
-      log.warn({ err, tries }, `${what}: transient Firestore error, retrying`);
-      await delay(200 * 2 ** tries);
-    }
-  }
 }
 
 export type { TaskWriter };

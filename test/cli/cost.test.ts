@@ -196,3 +196,52 @@ describe('jobbridge cost', () => {
     });
   });
 });
+
+describe('jobbridge cost --from-firestore over a batch', () => {
+  const batchProject = testProjectId('cli-cost-batch');
+  let db: Firestore;
+  const ago = (seconds: number): Date => new Date(Date.now() - seconds * 1000);
+  beforeAll(async () => {
+    db = testFirestore(batchProject);
+    // Two members of one batch's execution: each job spans the whole execution (100 s), but
+    // Cloud Run bills each task for its own time: 30 s for one, 10 s + 20 s for the other.
+    const dispatch = {
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      attempts: 1,
+      batchId: 'batch-1',
+      executionName: 'projects/p/locations/l/jobs/fanout/executions/fanout-b1',
+    };
+    const members: [string, number, number[]][] = [
+      ['m-one', 0, [30]],
+      ['m-two', 1, [10, 20]],
+    ];
+    for (const [id, taskOffset, durations] of members) {
+      await writeJob(db, id, {
+        state: 'succeeded',
+        taskCount: durations.length,
+        startedAt: ago(200),
+        finishedAt: ago(100),
+        dispatch: { ...dispatch, taskOffset },
+      });
+      for (const [i, d] of durations.entries())
+        await writeTask(db, id, i, {
+          state: 'succeeded',
+          startedAt: ago(200),
+          finishedAt: ago(200 - d),
+        });
+    }
+  });
+  afterAll(async () => {
+    await db.terminate();
+  });
+
+  it('counts each member as a finished job with its own tasks’ time, not the shared execution', async () => {
+    const { code, stdout, stderr } = await runCli(
+      ['cost', '--vcpu', '1', '--memory-gib', '1', '--from-firestore', '--since', '1d', '--json'],
+      cliEnv(batchProject),
+    );
+    expect(code, stderr).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ runs: 2, skipped: 0, taskSeconds: 60 });
+  });
+});

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import echo, { parseEchoArgs } from '../../functions/echo.ts';
 import fanOut from '../../functions/fan-out.ts';
 import simulate, { parseSimulateArgs } from '../../functions/simulate.ts';
 import { PermanentError } from '../../src/worker/errors.ts';
@@ -99,5 +100,31 @@ describe('simulate', () => {
       "Unknown option '--duration' (simulate takes --steps N,",
     );
     expect(() => parseSimulateArgs(['--bogus'])).toThrow(PermanentError);
+  });
+});
+
+describe('echo', () => {
+  it('returns what its task saw: args, words, task index and count, attempt, and the ECHO_* values asked for', async () => {
+    process.env.ECHO_TEST_COLOR = 'teal';
+    try {
+      const args = ['--env', 'ECHO_TEST_COLOR', 'hello', '--env', 'ECHO_TEST_UNSET', 'world'];
+      const t = createTestContext({ args, taskIndex: 2, taskCount: 5, attempt: 1 });
+      await expect(Promise.resolve(echo(t.context))).resolves.toEqual({
+        args,
+        words: ['hello', 'world'],
+        taskIndex: 2,
+        taskCount: 5,
+        attempt: 1,
+        env: { ECHO_TEST_COLOR: 'teal', ECHO_TEST_UNSET: null },
+      });
+    } finally {
+      delete process.env.ECHO_TEST_COLOR;
+    }
+  });
+
+  it('refuses to show any env name outside ECHO_*, and unknown flags, permanently', () => {
+    expect(() => parseEchoArgs(['--env', 'HOME'])).toThrow(PermanentError);
+    expect(() => parseEchoArgs(['--env', 'HOME'])).toThrow(/only names starting with ECHO_/);
+    expect(() => parseEchoArgs(['--bogus'])).toThrow(/Unknown option '--bogus'/);
   });
 });

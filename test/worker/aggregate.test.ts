@@ -6,6 +6,7 @@ import { PermanentError } from '../../src/worker/errors.ts';
 import { createWorkerFirestore } from '../../src/worker/firestore-client.ts';
 import type { FunctionRegistry } from '../../src/worker/function-types.ts';
 import { runTask } from '../../src/worker/run-task.ts';
+import { ownTaskIdentity } from '../../src/worker/task-identity.ts';
 import { emulatorHosts, testFirestore, testProjectId } from '../harness/google.ts';
 import { createDispatchedJob, readJob, readTask } from './helpers.ts';
 
@@ -33,6 +34,12 @@ function registry(release: Promise<void>, failIndex?: number): FunctionRegistry 
   };
 }
 
+/** The config and identity of a task of the `gate` function, from its task env. */
+function gateTask(env: Record<string, string>) {
+  const config = parseWorkerConfig(env);
+  return { db: workerDb, config, identity: ownTaskIdentity(config, 'gate', []) };
+}
+
 /** Runs `count` tasks of one job in-process, all at once; the gate opens once all are running. */
 async function runAllAtOnce(jobId: string, count: number, failIndex?: number): Promise<number[]> {
   let open: () => void = () => undefined;
@@ -40,16 +47,13 @@ async function runAllAtOnce(jobId: string, count: number, failIndex?: number): P
   const fns = registry(release, failIndex);
   const runs = Array.from({ length: count }, (_, index) =>
     runTask({
-      db: workerDb,
-      config: parseWorkerConfig({
+      ...gateTask({
         JOBBRIDGE_REQUEST_ID: jobId,
         CLOUD_RUN_TASK_INDEX: String(index),
         CLOUD_RUN_TASK_COUNT: String(count),
         JOBBRIDGE_MAX_RETRIES: '3',
       }),
       registry: fns,
-      functionName: 'gate',
-      args: [],
       log: silentLogger(),
       signals: new EventEmitter(),
     }),
@@ -116,15 +120,12 @@ describe('the job aggregate when many tasks end at once (in-process, on the emul
     let open: () => void = () => undefined;
     const release = new Promise<void>((resolve) => (open = resolve));
     const run = runTask({
-      db: workerDb,
-      config: parseWorkerConfig({
+      ...gateTask({
         JOBBRIDGE_REQUEST_ID: jobId,
         CLOUD_RUN_TASK_INDEX: '0',
         CLOUD_RUN_TASK_COUNT: '3',
       }),
       registry: registry(release),
-      functionName: 'gate',
-      args: [],
       log: silentLogger(),
       signals: new EventEmitter(),
     });

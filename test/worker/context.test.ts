@@ -129,7 +129,7 @@ describe('registry', () => {
     expect(typeof (await loadFunction(functions, 'simulate'))).toBe('function');
     await expect(loadFunction(functions, 'toString')).rejects.toThrow(PermanentError);
     await expect(loadFunction(functions, 'nope')).rejects.toThrow(
-      'function "nope" is not in the registry (known: fan-out, simulate)',
+      'function "nope" is not in the registry (known: echo, fan-out, simulate)',
     );
   });
 });

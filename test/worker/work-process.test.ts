@@ -136,7 +136,7 @@ describe('jobbridge work, spawned with the Cloud Run task env set by hand', () =
     const task = await readTask(db, jobId, 0);
     expect(task).toMatchObject({ state: 'failed', willRetry: false, error: { code: 'permanent' } });
     expect(task?.error?.message).toMatch(
-      /"no-such-fn" is not in the registry \(known: fan-out, simulate\)/,
+      /"no-such-fn" is not in the registry \(known: echo, fan-out, simulate\)/,
     );
   });
 
