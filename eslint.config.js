@@ -2,6 +2,8 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
+import { layerZones } from './eslint/layers.ts';
+import jobbridge from './eslint/no-type-cycle.ts';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.cache/**'] },
@@ -11,7 +13,7 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
-    plugins: { 'import-x': importX },
+    plugins: { 'import-x': importX, jobbridge },
     rules: {
       // A forgotten promise in a push handler is a lost job.
       '@typescript-eslint/no-floating-promises': 'error',
@@ -22,6 +24,9 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
       ],
       'import-x/no-cycle': 'error',
+      'jobbridge/no-type-cycle': 'error',
+      // The layers: which part may import which (eslint/layers.ts, docs/internals.md).
+      'import-x/no-restricted-paths': layerZones(import.meta.dirname),
     },
   },
   {

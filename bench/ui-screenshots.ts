@@ -5,6 +5,7 @@
  * through Pub/Sub and run by the Cloud Run Jobs emulator like any other.
  */
 import { fileURLToPath } from 'node:url';
+import { devStackClients } from '../src/cli/dev-clients.ts';
 import { recordedCost } from '../src/cli/ui.ts';
 import { getJob } from '../src/consumer/index.ts';
 import { startDevStack } from '../src/devstack/dev-stack.ts';
@@ -22,6 +23,7 @@ const stack = await startDevStack({
   collection: 'jobs',
   topic: 'jobbridge-requests',
   jobFile: `${root}examples/jobs.json`,
+  clients: devStackClients,
   pubsubPort: 0,
   firestorePort: 0,
   runPort: 0,

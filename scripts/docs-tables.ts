@@ -1,6 +1,6 @@
 /**
- * The tables of docs/ that mirror code, generated from it: the outcomes table (OUTCOMES) and
- * the CLI reference (commander's own help of every command). Each lives between
+ * The tables of docs/ that mirror code, generated from it: the outcomes table (OUTCOMES), the
+ * CLI reference (commander's own help of every command) and the layers (eslint/layers.ts). Each lives between
  * `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` in its page.
  *
  *   node scripts/docs-tables.ts          rewrites the pages (npm run docs:tables)
@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { format, resolveConfig } from 'prettier';
 import { OUTCOMES, PUBSUB_ACK_STATUSES } from '../src/errors/outcomes.ts';
 import { buildProgram } from '../src/cli.ts';
+import { MAY_IMPORT, PART_PATHS } from '../eslint/layers.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -55,9 +56,21 @@ export async function cliReference(): Promise<string> {
   return sections.join('\n\n');
 }
 
+/** The layers: what each part may import, as eslint/layers.ts declares and lint enforces. */
+export function layersTable(): string {
+  const code = (items: readonly string[]) => items.map((i) => `\`${i}\``).join(', ');
+  const rows = Object.entries(MAY_IMPORT).map(([part, allowed]) => {
+    const where = code(PART_PATHS[part as keyof typeof PART_PATHS]);
+    const may = part === 'cli' ? 'every other part' : allowed.length ? allowed.join(', ') : '—';
+    return `| ${part} | ${where} | ${may} |`;
+  });
+  return ['| part | files | may import |', '| --- | --- | --- |', ...rows].join('\n');
+}
+
 export const BLOCKS: readonly GeneratedBlock[] = [
   { name: 'outcomes', page: 'docs/operations.md', render: () => Promise.resolve(outcomesTable()) },
   { name: 'cli-reference', page: 'docs/cli.md', render: cliReference },
+  { name: 'layers', page: 'docs/internals.md', render: () => Promise.resolve(layersTable()) },
 ];
 
 const START = (name: string) => `<!-- generated:${name} (node scripts/docs-tables.ts) -->`;

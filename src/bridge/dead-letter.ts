@@ -1,25 +1,9 @@
 import type { Firestore } from '@google-cloud/firestore';
-import {
-  isTerminalJobState,
-  canTransitionJob,
-  fallbackRequestId,
-  jobDocumentId,
-  type ErrorInfo,
-  type JobRequest,
-  type RequestSource,
-} from '../contract/index.ts';
+import { fallbackRequestId } from '../contract/index.ts';
+import type { Launcher } from '../dispatch/index.ts';
 import { DEAD_LETTER_OUTCOMES, type DeadLetterOutcome } from '../errors/index.ts';
-import type { Launcher } from '../launcher/index.ts';
 import type { Logger } from '../log.ts';
-import { DEFAULT_RECONCILE_OPTIONS } from '../config/index.ts';
-import {
-  endWithoutDispatch,
-  RECONCILE_ERROR_CODES,
-  settleDispatching,
-  type JobContext,
-} from '../reconciler/index.ts';
-import { deadLetteredDocument } from '../store/job-claim-document.ts';
-import { JobReconciles } from '../store/job-reconcile-store.ts';
+import { RECONCILE_ERROR_CODES, settleDeadLetter, type DeadLetter } from '../reconciler/index.ts';
 import { parsePushDelivery } from './push-envelope.ts';
 
 export type { DeadLetterOutcome };
@@ -59,15 +43,6 @@ function result(outcome: DeadLetterOutcome, requestId?: string): DeadLetterResul
     status: DEAD_LETTER_OUTCOMES[outcome].status,
     ...(requestId !== undefined ? { requestId } : {}),
   };
-}
-
-/** What a dead-letter delivery says about the request and why it was given up on. */
-interface DeadLetter {
-  requestId: string;
-  request: JobRequest | undefined;
-  job: string | undefined;
-  source: RequestSource;
-  error: ErrorInfo;
 }
 
 /** Every job passes the allowlist here: the request is failed either way, allowed or not. */
@@ -142,56 +117,13 @@ export async function handleDeadLetter(
   }
   const now = deps.now?.() ?? new Date();
   try {
-    const outcome = await settle(deps, dl, now);
+    const outcome = await settleDeadLetter(deps, dl, now);
     deps.log?.warn({ requestId: dl.requestId, outcome, error: dl.error }, 'dead letter');
     return result(outcome, dl.requestId);
   } catch (err: unknown) {
     deps.log?.error({ err, requestId: dl.requestId }, 'dead letter: could not record; retried');
     return result('store-unavailable', dl.requestId);
   }
-}
-
-async function settle(deps: DeadLetterDeps, dl: DeadLetter, now: Date): Promise<DeadLetterOutcome> {
-  const store = new JobReconciles(deps.firestore, deps.collection);
-  const docId = jobDocumentId(dl.requestId);
-  const view = await store.read(docId);
-  if (view === undefined) {
-    // Never claimed: its document is created `failed` (none → failed).
-    if (!canTransitionJob(undefined, 'failed')) {
-      throw new Error('contract: a never-claimed request cannot be recorded failed');
-    }
-    const doc = deadLetteredDocument({ ...dl, now, retentionMs: deps.retentionMs });
-    if (await store.createEnded(docId, doc)) return 'recorded';
-    // Created meanwhile by a delivery: decide again on what it wrote.
-    return settle(deps, dl, now);
-  }
-  if (isTerminalJobState(view.state) || view.state === 'dispatched' || view.state === 'running') {
-    return 'already-handled';
-  }
-  const ctx: JobContext = {
-    db: deps.firestore,
-    collection: deps.collection,
-    launcher: deps.launcher,
-    options: { ...DEFAULT_RECONCILE_OPTIONS, leaseGraceMs: 0 },
-    now,
-    store,
-  };
-  if (view.state === 'queued') {
-    const done = await endWithoutDispatch(
-      ctx,
-      view,
-      view.cancelRequested ? 'cancelled' : 'failed',
-      dl.error,
-    );
-    return done.action === 'raced'
-      ? settle(deps, dl, now)
-      : (done.action as 'failed' | 'cancelled');
-  }
-  const live = view.leaseOwner !== null && (view.leaseExpiresAtMs ?? 0) > now.getTime();
-  if (live) return 'in-progress';
-  const done = await settleDispatching(ctx, view, dl.error);
-  if (done.action === 'raced') return 'in-progress';
-  return done.action as 'failed' | 'adopted' | 'cancelled';
 }
 
 /**

@@ -1,9 +1,8 @@
 import type { Firestore } from '@google-cloud/firestore';
 import type { ExecutionScope } from '../contract/index.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Launcher } from '../launcher/index.ts';
 import type { Logger } from '../log.ts';
-import type { DrainResult, Drainer } from '../dispatch/index.ts';
+import type { DrainResult, Drainer, Launcher } from '../dispatch/index.ts';
 import { errorMessage, outcome } from '../errors/index.ts';
 import { reconcileAll, type ReconcileOptions } from '../reconciler/index.ts';
 import { DEAD_LETTER_PATH, deadLetterRoute } from './dead-letter.ts';

@@ -7,15 +7,16 @@ import {
   createDispatchStores,
   Drainer,
   MaxRetriesCache,
+  newOpCount,
   QueueKnowledge,
   RunBudget,
   type DispatchStores,
+  type Launcher,
+  type OpCount,
 } from '../dispatch/index.ts';
 import { errorMessage, isAck, outcome, rejected, type Outcome } from '../errors/index.ts';
-import type { Launcher } from '../launcher/index.ts';
 import type { Logger } from '../log.ts';
 import { DEFAULT_RECONCILE_OPTIONS, type ReconcileOptions } from '../reconciler/index.ts';
-import { newOpCount, type OpCount } from '../store/job-ops.ts';
 import type { BridgeConfig } from '../config/index.ts';
 import { mountMaintenanceRoutes } from './maintenance-routes.ts';
 import {

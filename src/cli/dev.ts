@@ -6,6 +6,7 @@ import { CLOUD_RUN_DEFAULT_QUOTAS } from '../emulator/index.ts';
 import { nextSteps } from '../devstack/next-steps.ts';
 import { DevStackError } from '../devstack/ports.ts';
 import { DEFAULT_TOPIC } from './context.ts';
+import { devStackClients } from './dev-clients.ts';
 import { integerAtLeast } from './options.ts';
 import { recordedCost } from './ui.ts';
 
@@ -140,6 +141,7 @@ export function register(program: Command): void {
             collection: flags.collection,
             topic: flags.topic,
             jobFile: flags.jobs,
+            clients: devStackClients,
             pubsubPort: flags.pubsubPort,
             firestorePort: flags.firestorePort,
             runPort: flags.runPort,

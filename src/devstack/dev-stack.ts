@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { Firestore } from '@google-cloud/firestore';
 import { fileURLToPath } from 'node:url';
 import { BRIDGE_ENV, RECONCILER_ENV } from '../config/index.ts';
 import { FIXED_ENV } from '../contract/index.ts';
@@ -9,10 +10,8 @@ import {
   type JobFile,
   type QuotaOptions,
 } from '../emulator/index.ts';
-import { createFirestore, createPubSub } from '../google-clients.ts';
 import { createLogger } from '../log.ts';
-import { ensureJobTopology, publishJob, type JobTopologyOptions } from '../producer/index.ts';
-import { startUi, type UiServerDeps } from '../ui/index.ts';
+import { startUi, type Publish, type UiServerDeps } from '../ui/index.ts';
 import { startBridgeProcess } from './bridge-process.ts';
 import {
   assertEmulatorToolsPresent,
@@ -23,6 +22,36 @@ import { formatLogLine } from './log-format.ts';
 import { DevStackError, resolvePorts } from './ports.ts';
 import { errorMessage } from '../errors/index.ts';
 
+/** The Pub/Sub resources the stack creates (the producer's `ensureJobTopology` options). */
+export interface DevTopology {
+  topic: string;
+  subscription: string;
+  deadLetterTopic: string;
+  deadLetterSubscription: string;
+  pushEndpoint: string;
+  deadLetterPush: { subscription: string; endpoint: string };
+  retryPolicy: boolean;
+}
+
+/**
+ * What the stack does with Google's clients, handed in by the CLI layer (where clients are
+ * created): the stack itself starts processes and wires them, and creates no client.
+ */
+export interface DevStackClients {
+  /** Creates the topics and subscriptions on the Pub/Sub emulator at `pubsubHost`. */
+  createTopology(
+    target: { projectId: string; pubsubHost: string },
+    names: DevTopology,
+  ): Promise<void>;
+  /** The dashboard's Firestore client and publisher of job requests, on the emulators. */
+  dashboard(target: {
+    projectId: string;
+    firestoreHost: string;
+    pubsubHost: string;
+    topic: string;
+  }): { firestore: Firestore; publish: Publish; close(): Promise<void> };
+}
+
 /** Everything `jobbridge dev` can be told; ports of 0 are picked free. */
 export interface DevStackOptions {
   projectId: string;
@@ -32,6 +61,7 @@ export interface DevStackOptions {
   topic: string;
   /** The emulator's job file; its job names become the bridge's allowlist. */
   jobFile: string;
+  clients: DevStackClients;
   pubsubPort: number;
   firestorePort: number;
   runPort: number;
@@ -184,33 +214,34 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       deadLetterSubscription: `${options.topic}-dead-letter`,
       deadLetterPushSubscription: `${options.topic}-dead-letter-bridge`,
     };
-    await createTopology(google.pubsub.host, options, {
-      ...names,
-      pushEndpoint: `${bridge.url}/pubsub/push`,
-      deadLetterPush: {
-        subscription: names.deadLetterPushSubscription,
-        endpoint: `${bridge.url}/pubsub/dead-letter`,
+    await options.clients.createTopology(
+      { projectId: options.projectId, pubsubHost: google.pubsub.host },
+      {
+        topic: options.topic,
+        ...names,
+        pushEndpoint: `${bridge.url}/pubsub/push`,
+        deadLetterPush: {
+          subscription: names.deadLetterPushSubscription,
+          endpoint: `${bridge.url}/pubsub/dead-letter`,
+        },
+        // The emulator stops redelivering refused pushes when a retry policy is set.
+        retryPolicy: false,
       },
-      // The emulator stops redelivering refused pushes when a retry policy is set.
-      retryPolicy: false,
-    });
-    const uiFirestore = createFirestore({
+    );
+    const dashboard = options.clients.dashboard({
       projectId: options.projectId,
-      emulatorHost: google.firestore.host,
+      firestoreHost: google.firestore.host,
+      pubsubHost: google.pubsub.host,
+      topic: options.topic,
     });
-    stops.push(() => uiFirestore.terminate());
-    const uiPubSub = createPubSub({
-      projectId: options.projectId,
-      emulatorHost: google.pubsub.host,
-    });
-    stops.push(() => uiPubSub.close());
+    stops.push(() => dashboard.close());
     const ui = await startUi({
-      firestore: uiFirestore,
+      firestore: dashboard.firestore,
       collection: options.collection,
       allowCancel: true,
       bridgeUrl: bridge.url,
       // Locally the dashboard also publishes (validated as `jobbridge publish` validates).
-      publish: { jobs, publish: (request) => publishJob(uiPubSub, options.topic, request) },
+      publish: { jobs, publish: dashboard.publish },
       taskLog: (execution, index) => readTaskLog(run.host, execution, index),
       ...(options.uiCost ? { costOf: options.uiCost } : {}),
       logger: createLogger({
@@ -334,19 +365,6 @@ function startReconcileLoop(
       await running;
     },
   };
-}
-
-async function createTopology(
-  pubsubHost: string,
-  options: DevStackOptions,
-  names: Omit<JobTopologyOptions, 'topic'>,
-): Promise<void> {
-  const pubsub = createPubSub({ projectId: options.projectId, emulatorHost: pubsubHost });
-  try {
-    await ensureJobTopology(pubsub, { topic: options.topic, ...names });
-  } finally {
-    await pubsub.close();
-  }
 }
 
 /**

@@ -13,3 +13,6 @@ export { launchRequest, MaxRetriesCache } from './launch-request.ts';
 export { QueueKnowledge } from './queue-knowledge.ts';
 export { findStarted, startLeased, type StartResult } from './start.ts';
 export { createDispatchStores, type DispatchStores } from './stores.ts';
+// The ports and counters in dispatch's own signatures, for the layers that hand them in.
+export type { Launcher } from '../launcher/index.ts';
+export { newOpCount, type OpCount } from '../store/job-ops.ts';

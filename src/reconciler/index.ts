@@ -24,3 +24,4 @@ export {
   type ReconcileAllOptions,
   type ReconcileAllResult,
 } from './reconcile-all.ts';
+export { settleDeadLetter, type DeadLetter, type DeadLetterSettleDeps } from './dead-letter.ts';

@@ -19,45 +19,12 @@ import {
   type RejectionInput,
 } from './job-claim-document.ts';
 import type { OpCount } from './job-ops.ts';
-import type { JobDispatchStore } from './port.ts';
+import type { ClaimResult, DispatchRecord, ExistingJob, JobDispatchStore, Lease } from './port.ts';
+
+export type { ClaimResult, DispatchRecord, ExistingJob, Lease };
 
 /** Fields to update, dotted paths allowed (`dispatch.leaseOwner`). */
 type Patch = UpdateData<DocumentData>;
-
-/** A lease this delivery holds, fenced by the update time of its own last write. */
-export interface Lease {
-  docId: string;
-  owner: string;
-  /** The document's update time right after our write: a later write by anyone else moves it. */
-  writeTime: Timestamp;
-}
-
-/** The job document as a failed claim found it. */
-export interface ExistingJob {
-  docId: string;
-  state: JobState;
-  job: string;
-  leaseOwner: string | null;
-  leaseExpiresAt: Date | null;
-  attempts: number;
-  /** `jobbridge cancel` asked for it: a job not yet launched must never be. */
-  cancelRequested: boolean;
-  /** The content digest stored at admission; null for documents written before digests. */
-  digest: string | null;
-  /** A rejected document's reasons, kept when a valid request takes its id. */
-  rejection: NonNullable<JobDocument['rejection']> | null;
-  updateTime: Timestamp;
-}
-
-export type ClaimResult =
-  { kind: 'claimed'; lease: Lease } | { kind: 'existing'; job: ExistingJob };
-
-/** What `dispatched` records about the execution. */
-export interface DispatchRecord {
-  operationName: string | null;
-  executionName: string;
-  adopted: boolean;
-}
 
 /** The job document as the dispatch protocol reads it. */
 export function existingJob(docId: string, snap: DocumentSnapshot): ExistingJob {
