@@ -92,7 +92,7 @@ const DESCRIBED_TASKS = 10;
 /** How many task documents one reconcile of a job may correct. */
 const MAX_TASK_ENDS = 500;
 
-function taskReason(task: TaskSummary): { code: string; message: string } {
+export function taskReason(task: TaskSummary): { code: string; message: string } {
   const message = (task.message ?? '').replace(/^Task \S+ failed with message: /, '');
   if (task.state === 'cancelled')
     return { code: RECONCILE_ERROR_CODES.cancelled, message: message || 'cancelled' };
@@ -150,4 +150,65 @@ export function taskTruth(
       execution: executionName.split('/').at(-1) ?? executionName,
     }));
   return { summary: parts.join('; '), ends };
+}
+
+/** What an ended execution means for one member of its batch, with the member's task counts. */
+export interface MemberOutcome extends ExecutionOutcome {
+  succeededCount: number;
+  failedCount: number;
+}
+
+/**
+ * The end of one batch member, from Cloud Run's truth about its own tasks (`tasks`: the member's
+ * slice of ListTasks, indexes local to the member) and the execution's outcome: succeeded when
+ * every task of its slice did, whatever the other members' tasks did; cancelled when the
+ * execution was cancelled or the member's cancel was asked for; else failed with the reason of
+ * its own first failed task (out of memory, killed, …), or — when none of its tasks says why
+ * (they never started, or the execution failed as a whole) — the execution's.
+ */
+export function memberOutcome(
+  execution: ExecutionOutcome,
+  tasks: readonly TaskSummary[],
+  taskCount: number,
+  cancelRequested: boolean,
+): MemberOutcome {
+  const succeededCount = tasks.filter((t) => t.state === 'succeeded').length;
+  const failedCount = taskCount - succeededCount;
+  if (succeededCount >= taskCount)
+    return { state: 'succeeded', error: null, succeededCount, failedCount: 0 };
+  if (execution.state === 'cancelled' || cancelRequested)
+    return {
+      state: 'cancelled',
+      error: {
+        code: RECONCILE_ERROR_CODES.cancelled,
+        message: `cancelled: ${succeededCount} of ${taskCount} task(s) of this member succeeded first`,
+      },
+      succeededCount,
+      failedCount,
+    };
+  const failed = tasks.filter((t) => t.state === 'failed');
+  const first = failed[0];
+  const counts = `${failedCount} of ${taskCount} task(s) of this member did not succeed`;
+  if (first === undefined) {
+    const whole = execution.error ?? {
+      code: RECONCILE_ERROR_CODES.executionFailed,
+      message: 'the execution failed',
+    };
+    return {
+      state: 'failed',
+      error: { code: whole.code, message: `${counts}: ${whole.message}`.slice(0, 1000) },
+      succeededCount,
+      failedCount,
+    };
+  }
+  const reason = taskReason(first);
+  return {
+    state: 'failed',
+    error: {
+      code: reason.code,
+      message: `${counts}: task ${first.index}: ${reason.message}`.slice(0, 1000),
+    },
+    succeededCount,
+    failedCount,
+  };
 }

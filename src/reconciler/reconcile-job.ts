@@ -1,6 +1,7 @@
 import type { Firestore } from '@google-cloud/firestore';
 import {
   BRIDGE_EXECUTION_ENV,
+  isTerminalJobState,
   scopedExecutionName,
   type ErrorInfo,
   type ExecutionScope,
@@ -10,9 +11,15 @@ import { isNotFound, isPreconditionFailure } from '../errors/index.ts';
 import type { ExecutionSummary, Launcher } from '../launcher/index.ts';
 import { JobReconciles } from '../store/job-reconcile-store.ts';
 import type { JobView } from '../store/job-view.ts';
-import type { JobReconcileStore } from '../store/port.ts';
+import type { BatchMemberView, JobReconcileStore } from '../store/port.ts';
 import type { ReconcileOptions } from '../config/index.ts';
-import { executionOutcome, RECONCILE_ERROR_CODES, taskTruth } from './execution-outcome.ts';
+import {
+  executionOutcome,
+  memberOutcome,
+  RECONCILE_ERROR_CODES,
+  taskTruth,
+  type ExecutionOutcome,
+} from './execution-outcome.ts';
 
 /** What the reconciler did with one job. */
 export type ActionKind =
@@ -48,6 +55,19 @@ export interface JobContext {
   store?: JobReconcileStore;
   /** Where recorded execution names must lie (the bridge's project, region and allowlist). */
   scope?: ExecutionScope;
+  /**
+   * Reads shared by the jobs of one pass (an execution, its tasks, a batch's members): the
+   * members of one batch share them, so a batch of k costs Cloud Run one read each, not k.
+   */
+  memo?: Map<string, Promise<unknown>>;
+}
+
+function memo<T>(ctx: JobContext, key: string, read: () => Promise<T>): Promise<T> {
+  const cached = ctx.memo?.get(key) as Promise<T> | undefined;
+  if (cached !== undefined) return cached;
+  const fresh = read();
+  ctx.memo?.set(key, fresh);
+  return fresh;
 }
 
 const stores = new WeakMap<JobContext, JobReconcileStore>();
@@ -102,11 +122,15 @@ async function findExecution(
   view: JobView,
 ): Promise<ExecutionSummary | undefined> {
   if (view.job === '') return undefined;
-  const found = await ctx.launcher.findExecutionsByEnv(
-    view.job,
-    BRIDGE_EXECUTION_ENV.requestId,
-    view.requestId,
-  );
+  // A batch member runs in its batch's execution, found by the batch id it carries.
+  const found =
+    view.batchId !== undefined
+      ? await ctx.launcher.findExecutionsByEnv(view.job, BRIDGE_EXECUTION_ENV.batchId, view.batchId)
+      : await ctx.launcher.findExecutionsByEnv(
+          view.job,
+          BRIDGE_EXECUTION_ENV.requestId,
+          view.requestId,
+        );
   return found[0];
 }
 
@@ -192,7 +216,8 @@ async function reconcileExecution(ctx: JobContext, view: JobView): Promise<JobAc
   }
   let execution: ExecutionSummary;
   try {
-    execution = await ctx.launcher.getExecution(executionName);
+    const name = executionName;
+    execution = await memo(ctx, `execution:${name}`, () => ctx.launcher.getExecution(name));
   } catch (err: unknown) {
     if (!isNotFound(err)) throw err;
     const error = {
@@ -203,6 +228,15 @@ async function reconcileExecution(ctx: JobContext, view: JobView): Promise<JobAc
     return action(view, written ? 'failed' : 'raced', { reason: error.code, executionName });
   }
   const outcome = executionOutcome(execution);
+  if (view.batchId !== undefined) {
+    const members = await memo(ctx, `batch:${view.batchId}`, () =>
+      store.batchMembers(view.batchId ?? ''),
+    );
+    const self = members?.find((m) => m.docId === view.docId);
+    // A member the batch document no longer lists cannot be told apart: the execution decides.
+    if (members !== undefined && self !== undefined)
+      return reconcileMember(ctx, view, { executionName, execution, outcome, members, self });
+  }
   if (outcome !== undefined) {
     let error = outcome.error;
     if (outcome.state !== 'succeeded') {
@@ -254,6 +288,85 @@ async function reconcileExecution(ctx: JobContext, view: JobView): Promise<JobAc
     return action(view, written ? 'cancel-sent' : 'raced', { executionName });
   }
   return recordHeartbeats(ctx, view, executionName);
+}
+
+interface MemberContext {
+  executionName: string;
+  execution: ExecutionSummary;
+  outcome: ExecutionOutcome | undefined;
+  members: BatchMemberView[];
+  self: BatchMemberView;
+}
+
+/**
+ * A member of a batch: its tasks are the slice `offset … offset + taskCount - 1` of the batch's
+ * execution. Once the execution has ended, the member ends as its own tasks did (ListTasks, by
+ * index): a task of another member that failed or was killed never fails this one. While it
+ * runs, a cancel of this member is its workers' to carry out (its tasks end `cancelled`); the
+ * execution itself is cancelled only when every member is cancelled (or has ended).
+ */
+async function reconcileMember(
+  ctx: JobContext,
+  view: JobView,
+  m: MemberContext,
+): Promise<JobAction> {
+  const store = storeOf(ctx);
+  const { executionName, execution, outcome, self } = m;
+  if (outcome === undefined) {
+    if (!view.cancelRequested) return recordHeartbeats(ctx, view, executionName);
+    const everyone = m.members.every(
+      (o) => o.cancelRequested || o.state === undefined || isTerminalJobState(o.state),
+    );
+    if (!everyone)
+      return action(view, 'waiting', {
+        reason: `batch ${view.batchId ?? ''}: its execution runs on for members not cancelled`,
+        executionName,
+      });
+    await memo(ctx, `cancel:${executionName}`, () => cancelExecution(ctx.launcher, executionName));
+    const written = await store.recordCancelSent(view, ctx.now);
+    return action(view, written ? 'cancel-sent' : 'raced', { executionName });
+  }
+  const all = await memo(ctx, `tasks:${executionName}`, () =>
+    ctx.launcher.listTasks(executionName),
+  );
+  const mine = all
+    .filter((t) => t.index >= self.offset && t.index < self.offset + self.taskCount)
+    .map((t) => ({ ...t, index: t.index - self.offset }));
+  const ended = memberOutcome(outcome, mine, self.taskCount, view.cancelRequested);
+  const completedAt = execution.completionTime ?? ctx.now;
+  const truth = taskTruth(executionName, mine, completedAt);
+  let error = ended.error;
+  if (error && ended.state === 'failed') {
+    const evidence = await store.workerEvidence(view.docId);
+    const corrected = await store.recordTaskEnds(view.docId, truth.ends, ctx.now);
+    const fixed =
+      corrected.length > 0
+        ? `; task document(s) ${corrected.join(', ')} recorded from Cloud Run (the worker did not)`
+        : '';
+    error = {
+      ...error,
+      message: `${error.message}; ${truth.summary}; ${evidence}${fixed}`.slice(0, 2000),
+    };
+  } else if (ended.state !== 'succeeded') {
+    await store.recordTaskEnds(view.docId, truth.ends, ctx.now);
+  }
+  const written = await store.recordExecutionEnded(
+    view,
+    {
+      state: ended.state,
+      error,
+      executionName,
+      succeededCount: ended.succeededCount,
+      failedCount: ended.failedCount,
+      completionTime: execution.completionTime ?? null,
+      startTime: execution.startTime ?? null,
+    },
+    ctx.now,
+  );
+  return action(view, written ? ended.state : 'raced', {
+    ...(error ? { reason: error.code } : {}),
+    executionName,
+  });
 }
 
 /**

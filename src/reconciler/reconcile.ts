@@ -64,6 +64,7 @@ export async function reconcile(
     options: opts,
     now,
     store,
+    memo: new Map<string, Promise<unknown>>(),
     ...(deps.scope ? { scope: deps.scope } : {}),
   };
   const actions: JobAction[] = [];

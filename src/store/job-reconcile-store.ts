@@ -8,6 +8,7 @@ import {
 } from '@google-cloud/firestore';
 import {
   ACTIVE_JOB_STATES,
+  BATCH_COLLECTION,
   CANCELLABLE_JOB_STATES,
   type ErrorInfo,
   type JobDocument,
@@ -20,6 +21,7 @@ import { guardedUpdate } from './guarded-write.ts';
 import { LEASE_CLEARED } from './job-claim-document.ts';
 import { jobView, millisOf, type JobView } from './job-view.ts';
 import type {
+  BatchMemberView,
   EndedExecution,
   JobReconcileStore,
   ReconcilePage,
@@ -199,6 +201,29 @@ export class JobReconciles implements JobReconcileStore {
 
   staleTasks(docId: string, cutoff: Date): Promise<StaleTask[]> {
     return staleTasks(this.ref(docId), cutoff);
+  }
+
+  async batchMembers(batchId: string): Promise<BatchMemberView[] | undefined> {
+    const batch = await this.firestore.collection(BATCH_COLLECTION).doc(batchId).get();
+    const listed = batch.get('members') as unknown;
+    if (!batch.exists || !Array.isArray(listed)) return undefined;
+    const members = listed.flatMap((m: Record<string, unknown>) =>
+      typeof m.documentId === 'string' &&
+      Number.isInteger(m.offset) &&
+      Number.isInteger(m.taskCount)
+        ? [{ docId: m.documentId, offset: Number(m.offset), taskCount: Number(m.taskCount) }]
+        : [],
+    );
+    if (members.length === 0) return [];
+    const snaps = await this.firestore.getAll(...members.map((m) => this.ref(m.docId)));
+    return members.map((m, i) => {
+      const data = snaps[i]?.data();
+      return {
+        ...m,
+        state: data ? (data.state as JobState) : undefined,
+        cancelRequested: data?.cancelRequested === true,
+      };
+    });
   }
 
   async recordTaskEnds(docId: string, ends: TaskEnd[], now: Date): Promise<number[]> {

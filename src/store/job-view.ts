@@ -11,6 +11,8 @@ export interface JobView {
   leaseOwner: string | null;
   leaseExpiresAtMs: number | undefined;
   executionName: string | undefined;
+  /** The batch whose execution runs the job (`dispatch.batchId`), when batched. */
+  batchId: string | undefined;
   updatedAtMs: number;
   /** The stored `updatedAt` as Firestore returned it: the pagination cursor's value. */
   updatedAt: Timestamp | undefined;
@@ -43,6 +45,10 @@ export function jobView(snap: DocumentSnapshot): JobView | undefined {
     executionName:
       typeof dispatch.executionName === 'string' && dispatch.executionName !== ''
         ? dispatch.executionName
+        : undefined,
+    batchId:
+      typeof dispatch.batchId === 'string' && dispatch.batchId !== ''
+        ? dispatch.batchId
         : undefined,
     updatedAtMs: millisOf(updatedAt) ?? 0,
     updatedAt,

@@ -240,6 +240,16 @@ export interface TaskEnd {
   execution: string;
 }
 
+/** A member of a batch as the reconciler sees it: its slice and its job's state. */
+export interface BatchMemberView {
+  docId: string;
+  offset: number;
+  taskCount: number;
+  /** Undefined when the member's job document is gone. */
+  state: JobState | undefined;
+  cancelRequested: boolean;
+}
+
 export interface StaleHeartbeat {
   taskIndexes: number[];
   oldestHeartbeatAt: Date | null;
@@ -295,6 +305,12 @@ export interface JobReconcileStore {
   recordTaskEnds(docId: string, ends: TaskEnd[], now: Date): Promise<number[]>;
   /** Running tasks whose heartbeat is older than `cutoff`. Cost: up to 100 reads. */
   staleTasks(docId: string, cutoff: Date): Promise<StaleTask[]>;
+  /**
+   * The members of `batches/{batchId}` in task order (document id, offset, task count, as the
+   * batch document lists them) with each member job's state and cancel; undefined when the
+   * batch document is gone. Cost: 1 read + 1 per member.
+   */
+  batchMembers(batchId: string): Promise<BatchMemberView[] | undefined>;
 }
 
 /**
