@@ -23,6 +23,8 @@ export interface BurstOptions {
   invalidRate: number;
   /** The Cloud Run Jobs emulator's run quota, and each bridge's pace. */
   runJobPerMinute: number;
+  /** Each bridge's JOBBRIDGE_BATCH_MAX_REQUESTS; 1 (one execution per request) when unset. */
+  batchMaxRequests?: number;
   /** SIGKILL and restart each bridge every this many ms (random in the range); none if unset. */
   killEveryMs?: [number, number];
   /** Give the push subscriptions Pub/Sub's retry policy (min–max backoff, seconds). */
@@ -139,6 +141,7 @@ export async function runBurst(options: BurstOptions): Promise<BurstReport> {
           JOBBRIDGE_LEASE_MS: '4000',
           JOBBRIDGE_BUDGET_MS: '3000',
           JOBBRIDGE_RUNJOB_PER_MINUTE: String(options.runJobPerMinute),
+          JOBBRIDGE_BATCH_MAX_REQUESTS: String(options.batchMaxRequests ?? 1),
           FIRESTORE_EMULATOR_HOST: options.firestoreHost,
           CLOUD_RUN_EMULATOR_HOST: emulator.host,
           NODE_COMPILE_CACHE: compileCache,

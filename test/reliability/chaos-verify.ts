@@ -1,10 +1,12 @@
 import type { Firestore } from '@google-cloud/firestore';
-import { BRIDGE_EXECUTION_ENV } from '../../src/contract/index.ts';
+import { BATCH_COLLECTION, BRIDGE_EXECUTION_ENV } from '../../src/contract/index.ts';
 import type { RunClients } from '../../src/launcher/index.ts';
 
 export interface ChaosVerdict {
   /** Executions started, in all. */
   executions: number;
+  /** Of them, executions of batches (each runs a slice per member). */
+  batchExecutions: number;
   /** Job documents by state, over every request published. */
   terminalStates: Record<string, number>;
   /** First publish → `finishedAt` of each valid job that finished: p50, p99 and max, in ms. */
@@ -79,12 +81,21 @@ export async function verifyChaos(input: VerifyInput): Promise<ChaosVerdict> {
       problems.push(`job ${id} is stuck in ${String(doc.state)}`);
   }
   const [executions] = await input.run.executions.listExecutions({ parent: input.parent });
+  // Slices per request id: its own execution, or its member slice of a batch's execution (as
+  // the batch document lists it; a batch without a document runs nothing).
   const perRequest = new Map<string, number>();
+  const count = (id: string) => perRequest.set(id, (perRequest.get(id) ?? 0) + 1);
+  let batchExecutions = 0;
   for (const e of executions) {
-    const id = e.template?.containers?.[0]?.env?.find(
-      (v) => v.name === BRIDGE_EXECUTION_ENV.requestId,
-    )?.value;
-    perRequest.set(id ?? '(none)', (perRequest.get(id ?? '(none)') ?? 0) + 1);
+    const env = e.template?.containers?.[0]?.env ?? [];
+    const batchId = env.find((v) => v.name === BRIDGE_EXECUTION_ENV.batchId)?.value;
+    if (typeof batchId === 'string') {
+      batchExecutions++;
+      const batch = await input.firestore.collection(BATCH_COLLECTION).doc(batchId).get();
+      for (const m of (batch.get('members') ?? []) as { requestId: string }[]) count(m.requestId);
+      continue;
+    }
+    count(env.find((v) => v.name === BRIDGE_EXECUTION_ENV.requestId)?.value ?? '(none)');
   }
   for (const id of input.valid) {
     const n = perRequest.get(id) ?? 0;
@@ -103,5 +114,11 @@ export async function verifyChaos(input: VerifyInput): Promise<ChaosVerdict> {
   const at = (q: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
   const latencyMs = { p50: at(0.5), p99: at(0.99), max: latencies.at(-1) ?? 0 };
-  return { executions: executions.length, terminalStates, latencyMs, problems };
+  return {
+    executions: executions.length,
+    batchExecutions,
+    terminalStates,
+    latencyMs,
+    problems,
+  };
 }
