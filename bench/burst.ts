@@ -15,6 +15,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Firestore } from '@google-cloud/firestore';
 import { PubSub } from '@google-cloud/pubsub';
@@ -52,18 +53,35 @@ interface NpmStartReport {
   exactlyOneExecution: number;
   notExactlyOne: number;
   maxRunJobInAnyMinute: number;
+  /** The bridge's answers to push deliveries, by HTTP status (from its log lines). */
+  pushAnswers: Record<string, number>;
+  /** Answers Pub/Sub would redeliver (anything but 2xx): the bounces. */
+  bounced: number;
+  /** First publish → the last execution started: the time the queue took to drain. */
+  drainMs: number;
+  /** Valid requests started per minute while draining, next to the quota (the floor's rate). */
+  startedPerMinute: number;
+  /** First publish → the last request succeeded. */
   wallMs: number;
+  /** requests ÷ the quota: no dispatcher can start them sooner. */
   floorMs: number;
-  /** wallMs ÷ floorMs: 1 is the quota's own limit. */
+  /** drainMs ÷ floorMs: 1 is the quota's own limit. */
+  drainOverFloor: number;
+  /** wallMs ÷ floorMs. */
   wallOverFloor: number;
 }
+
+/** `[bridge] warn push delivery … status=503 …`: the status of one answered push. */
+const PUSH_ANSWER = /^\[bridge\] \w+ push delivery .*\bstatus=(\d{3})\b/;
 
 function startDev(projectId: string): {
   child: ChildProcess;
   ready: Promise<{ env: Record<string, string>; run: string }>;
   exited: Promise<void>;
+  pushAnswers: Record<string, number>;
 } {
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn' };
+  // Info: the bridge logs every push delivery with its status, which is how bounces are counted.
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info' };
   delete env.PUBSUB_EMULATOR_HOST;
   delete env.FIRESTORE_EMULATOR_HOST;
   const child = spawn(
@@ -87,6 +105,12 @@ function startDev(projectId: string): {
     { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
+  const pushAnswers: Record<string, number> = {};
+  if (child.stdout)
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const status = PUSH_ANSWER.exec(line)?.[1];
+      if (status !== undefined) pushAnswers[status] = (pushAnswers[status] ?? 0) + 1;
+    });
   const ready = new Promise<{ env: Record<string, string>; run: string }>((resolve, reject) => {
     const onData = (d: Buffer) => {
       output += d.toString('utf8');
@@ -95,18 +119,20 @@ function startDev(projectId: string): {
       const run = /Cloud Run Jobs emulator\s+(\S+)/.exec(output)?.[1];
       if (line === undefined || run === undefined) return;
       child.stdout?.off('data', onData);
-      child.stdout?.resume();
       resolve({
         env: Object.fromEntries(line.split(' ').map((p) => p.split('=', 2) as [string, string])),
         run,
       });
     };
     child.stdout?.on('data', onData);
-    child.stderr?.resume();
-    child.once('exit', (code) => reject(new Error(`jobbridge dev exited (${code}):\n${output}`)));
+    let errors = '';
+    child.stderr?.on('data', (d: Buffer) => (errors = (errors + d.toString('utf8')).slice(-4000)));
+    child.once('exit', (code) =>
+      reject(new Error(`jobbridge dev exited (${code}):\n${output}\n${errors}`)),
+    );
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return { child, ready, exited };
+  return { child, ready, exited, pushAnswers };
 }
 
 async function throughNpmStart(): Promise<NpmStartReport> {
@@ -194,6 +220,10 @@ async function throughNpmStart(): Promise<NpmStartReport> {
         3000,
       );
       const floorMs = Math.round((requests / quota) * 60_000);
+      const drainMs = Math.max(...createTimes) - started;
+      const bounced = Object.entries(dev.pushAnswers)
+        .filter(([status]) => !status.startsWith('2'))
+        .reduce((n, [, count]) => n + count, 0);
       return {
         requests,
         invalid,
@@ -206,8 +236,13 @@ async function throughNpmStart(): Promise<NpmStartReport> {
         exactlyOneExecution: exactlyOne,
         notExactlyOne: ids.length - exactlyOne,
         maxRunJobInAnyMinute: maxInWindow(createTimes, 60_000),
+        pushAnswers: { ...dev.pushAnswers },
+        bounced,
+        drainMs,
+        startedPerMinute: Math.round((executions.length / (drainMs / 60_000)) * 10) / 10,
         wallMs,
         floorMs,
+        drainOverFloor: Math.round((drainMs / floorMs) * 100) / 100,
         wallOverFloor: Math.round((wallMs / floorMs) * 100) / 100,
       };
     } finally {
@@ -250,6 +285,7 @@ const broken =
   npmStart.succeeded !== requests ||
   npmStart.failed !== 0 ||
   npmStart.deadLettered !== 0 ||
+  npmStart.bounced !== 0 ||
   npmStart.notExactlyOne !== 0 ||
   npmStart.maxRunJobInAnyMinute > quota ||
   problems.length > 0 ||

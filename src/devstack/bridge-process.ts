@@ -36,9 +36,31 @@ function isListeningLine(line: string): boolean {
 }
 
 /**
+ * Resolves once `GET url/healthz` answers, polling until `stop()` is called. The bridge's
+ * "bridge listening" line is at info level: with LOG_LEVEL=warn or above it never comes.
+ */
+function answering(url: string): { ready: Promise<void>; stop: () => void } {
+  let stopped = false;
+  const ready = (async () => {
+    while (!stopped) {
+      try {
+        const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+        await res.body?.cancel();
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await new Promise<never>(() => undefined);
+  })();
+  return { ready, stop: () => (stopped = true) };
+}
+
+/**
  * Starts `node src/cli.ts serve` in its own process group, so that only the dev stack decides when
  * it stops (a terminal's Ctrl-C reaches the dev stack, which then stops the bridge first), and
- * resolves once the bridge logs that it listens.
+ * resolves once the bridge logs that it listens or answers on /healthz, whichever comes first.
  */
 export async function startBridgeProcess(options: StartBridgeOptions): Promise<BridgeProcess> {
   const child = spawn(process.execPath, [CLI, 'serve'], {
@@ -71,12 +93,15 @@ export async function startBridgeProcess(options: StartBridgeOptions): Promise<B
   };
   const timeoutMs = options.startTimeoutMs ?? 30_000;
   let timer: NodeJS.Timeout | undefined;
+  const probe = answering(handle.url);
   const outcome = await Promise.race([
     ready.then(() => 'ready' as const),
+    probe.ready.then(() => 'ready' as const),
     exited.then(() => 'exited' as const),
     new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs))),
   ]);
   clearTimeout(timer);
+  probe.stop();
   if (outcome === 'ready') return handle;
   await handle.stop();
   // The bridge's config errors are several lines; the first non-empty one names the problem.

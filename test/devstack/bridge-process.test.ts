@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { startBridgeProcess } from '../../src/devstack/bridge-process.ts';
+import { freePort } from '../../src/devstack/google-emulators.ts';
+import { emulatorHosts, testProjectId } from '../harness/google.ts';
+
+describe("the dev stack's bridge process", () => {
+  it('is ready with LOG_LEVEL=warn, when its info line "bridge listening" is never printed', async () => {
+    const [port, unused] = [await freePort(), await freePort()];
+    const lines: string[] = [];
+    const bridge = await startBridgeProcess({
+      port,
+      env: {
+        PATH: process.env.PATH,
+        LOG_LEVEL: 'warn',
+        GOOGLE_CLOUD_PROJECT: testProjectId('bridge-process'),
+        JOBBRIDGE_REGION: 'local',
+        JOBBRIDGE_JOBS: 'simulate',
+        JOBBRIDGE_INSECURE_PUSH: 'true',
+        JOBBRIDGE_LISTEN_HOST: '127.0.0.1',
+        PORT: String(port),
+        FIRESTORE_EMULATOR_HOST: emulatorHosts().firestore,
+        // Nothing listens there: serving /healthz does not call Cloud Run.
+        CLOUD_RUN_EMULATOR_HOST: `127.0.0.1:${unused}`,
+      },
+      onLine: (line) => lines.push(line),
+    });
+    try {
+      const res = await fetch(`${bridge.url}/healthz`);
+      expect(res.status).toBe(200);
+      expect(lines.some((l) => l.includes('"bridge listening"'))).toBe(false);
+    } finally {
+      await bridge.stop();
+    }
+    expect(await bridge.exited).toBeDefined();
+  });
+});
