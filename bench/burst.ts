@@ -4,11 +4,12 @@
  * 1. Through `npm start` (`jobbridge dev`, its Cloud Run Jobs emulator at Cloud Run's default run
  *    quota unless `--quota Q`): `--requests N` (300) `simulate` requests and `--invalid K` (10)
  *    invalid messages published at once. Counts every job's end state, executions per request,
- *    dead letters, the most RunJob calls in any 60 s, and the wall time next to the floor
- *    (N ÷ the quota) measured in the same run.
+ *    dead letters, the bridge's answers by status and outcome (a non-2xx is a bounce), the most
+ *    RunJob calls in any 60 s, and the drain and wall times next to the floor (N ÷ the quota)
+ *    measured in the same run.
  * 2. Two `jobbridge serve` instances, each with its own push subscription on one topic (every
  *    message reaches both), a 30 % share of duplicates, both SIGKILLed and restarted at random
- *    (`--two-bridge-requests`, 300).
+ *    (`--two-bridge-requests`, 300; 0 leaves this arm out).
  *
  * Prints progress on stderr and, as its last line, one JSON object with the figures. Exit code 1
  * if any promise was broken.
@@ -53,7 +54,7 @@ interface NpmStartReport {
   exactlyOneExecution: number;
   notExactlyOne: number;
   maxRunJobInAnyMinute: number;
-  /** The bridge's answers to push deliveries, by HTTP status (from its log lines). */
+  /** The bridge's answers to push deliveries, by HTTP status and outcome (from its log lines). */
   pushAnswers: Record<string, number>;
   /** Answers Pub/Sub would redeliver (anything but 2xx): the bounces. */
   bounced: number;
@@ -71,8 +72,8 @@ interface NpmStartReport {
   wallOverFloor: number;
 }
 
-/** `[bridge] warn push delivery … status=503 …`: the status of one answered push. */
-const PUSH_ANSWER = /^\[bridge\] \w+ push delivery .*\bstatus=(\d{3})\b/;
+/** `[bridge] warn push delivery … outcome=budget-exceeded status=503 …`: one answered push. */
+const PUSH_ANSWER = /^\[bridge\] \w+ push delivery .*\boutcome=(\S+) status=(\d{3})\b/;
 
 function startDev(projectId: string): {
   child: ChildProcess;
@@ -108,8 +109,10 @@ function startDev(projectId: string): {
   const pushAnswers: Record<string, number> = {};
   if (child.stdout)
     createInterface({ input: child.stdout }).on('line', (line) => {
-      const status = PUSH_ANSWER.exec(line)?.[1];
-      if (status !== undefined) pushAnswers[status] = (pushAnswers[status] ?? 0) + 1;
+      const [, outcome, status] = PUSH_ANSWER.exec(line) ?? [];
+      if (status === undefined) return;
+      const key = `${status} ${outcome ?? '?'}`;
+      pushAnswers[key] = (pushAnswers[key] ?? 0) + 1;
     });
   const ready = new Promise<{ env: Record<string, string>; run: string }>((resolve, reject) => {
     const onData = (d: Buffer) => {
@@ -262,24 +265,28 @@ async function throughNpmStart(): Promise<NpmStartReport> {
 
 const npmStart = await throughNpmStart();
 say(`npm start: ${JSON.stringify(npmStart)}`);
-const twoBridges: BurstReport = await withGoogleEmulators((hosts) =>
-  runBurst({
-    requests: twoBridgeRequests,
-    bridges: 2,
-    duplicateRate: 0.3,
-    invalidRate: 0.05,
-    runJobPerMinute: quota,
-    killEveryMs: [8000, 15_000],
-    maxDeliveryAttempts: 20,
-    pubsubHost: hosts.pubsub,
-    firestoreHost: hosts.firestore,
-    seed: 5,
-    settleTimeoutMs: Math.max(300_000, (twoBridgeRequests / quota) * 60_000 * 4),
-    progress: say,
-  }),
-);
-const { problems, ...twoBridgeFigures } = twoBridges;
-say(`two bridges: ${JSON.stringify(twoBridgeFigures)}`);
+// `--two-bridge-requests 0` leaves the second arm out.
+const twoBridges: BurstReport | undefined =
+  twoBridgeRequests > 0
+    ? await withGoogleEmulators((hosts) =>
+        runBurst({
+          requests: twoBridgeRequests,
+          bridges: 2,
+          duplicateRate: 0.3,
+          invalidRate: 0.05,
+          runJobPerMinute: quota,
+          killEveryMs: [8000, 15_000],
+          maxDeliveryAttempts: 20,
+          pubsubHost: hosts.pubsub,
+          firestoreHost: hosts.firestore,
+          seed: 5,
+          settleTimeoutMs: Math.max(300_000, (twoBridgeRequests / quota) * 60_000 * 4),
+          progress: say,
+        }),
+      )
+    : undefined;
+const { problems = [], ...twoBridgeFigures } = twoBridges ?? {};
+if (twoBridges) say(`two bridges: ${JSON.stringify(twoBridgeFigures)}`);
 for (const p of problems.slice(0, 20)) say(`problem: ${p}`);
 const broken =
   npmStart.succeeded !== requests ||
@@ -289,8 +296,11 @@ const broken =
   npmStart.notExactlyOne !== 0 ||
   npmStart.maxRunJobInAnyMinute > quota ||
   problems.length > 0 ||
-  twoBridges.deadLettered !== 0;
+  (twoBridges !== undefined && twoBridges.deadLettered !== 0);
 process.stdout.write(
-  `${JSON.stringify({ npmStart, twoBridges: { ...twoBridgeFigures, problems: problems.length } })}\n`,
+  `${JSON.stringify({
+    npmStart,
+    ...(twoBridges ? { twoBridges: { ...twoBridgeFigures, problems: problems.length } } : {}),
+  })}\n`,
 );
 if (broken) process.exitCode = 1;
