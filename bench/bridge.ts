@@ -25,18 +25,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startGoogleEmulator } from '../src/devstack/google-emulators.ts';
 import { startRunEmulator } from '../src/emulator/index.ts';
-import {
-  killAllChildren,
-  startChildBridge,
-  type ChildBridge,
-} from '../test/bridge/child-bridge.ts';
-import {
-  AUDIENCE,
-  PUSH_SA,
-  pushToken,
-  signingKey,
-  startCertServer,
-} from '../test/bridge/tokens.ts';
+import { killAllChildren, startChildBridge, type ChildBridge } from './lib/child-bridge.ts';
+import { AUDIENCE, PUSH_SA, pushToken, signingKey, startCertServer } from './lib/tokens.ts';
 import { drive, type Figures } from './drive.ts';
 
 const JOB = 'bench-job';

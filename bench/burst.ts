@@ -25,12 +25,7 @@ import { READY_LINE } from '../src/devstack/next-steps.ts';
 import { CLOUD_RUN_DEFAULT_QUOTAS } from '../src/emulator/index.ts';
 import { createRunClients } from '../src/launcher/index.ts';
 import { publishJob } from '../src/producer/index.ts';
-import {
-  countMessages,
-  maxInWindow,
-  runBurst,
-  type BurstReport,
-} from '../test/reliability/burst-run.ts';
+import { countMessages, maxInWindow, runBurst, type BurstReport } from './reliability/burst-run.ts';
 import { numberArg, withGoogleEmulators } from './reliability/google.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));

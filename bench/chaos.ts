@@ -4,7 +4,7 @@
  * each run's counts, and as its last line one JSON object with the figures. Exit code 1 if any
  * promise was broken.
  */
-import { runChaos, type ChaosReport } from '../test/reliability/chaos-run.ts';
+import { runChaos, type ChaosReport } from './reliability/chaos-run.ts';
 import { numberArg, withGoogleEmulators } from './reliability/google.ts';
 
 const requests = numberArg('requests', 'CHAOS_REQUESTS', 1000);

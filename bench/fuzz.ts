@@ -3,7 +3,7 @@
  * as many forged Authorization headers, against the in-process bridge on the real emulators.
  * Last line: one JSON object with the figures.
  */
-import { runFuzz } from '../test/reliability/fuzz-run.ts';
+import { runFuzz } from './reliability/fuzz-run.ts';
 import { numberArg, withGoogleEmulators } from './reliability/google.ts';
 
 const pushes = numberArg('pushes', 'FUZZ_PUSHES', 20_000);

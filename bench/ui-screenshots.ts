@@ -11,8 +11,8 @@ import { getJob } from '../src/consumer/index.ts';
 import { startDevStack } from '../src/devstack/dev-stack.ts';
 import { createFirestore, createPubSub } from '../src/google-clients.ts';
 import { publishJob } from '../src/producer/index.ts';
-import { waitFor } from '../test/harness/poll.ts';
-import { launchBrowser } from '../test/ui/browser.ts';
+import { waitFor } from './lib/poll.ts';
+import { launchBrowser } from './lib/browser.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const docs = (name: string): string => `${root}docs/${name}`;

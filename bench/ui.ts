@@ -15,7 +15,7 @@ import { startGoogleEmulator } from '../src/devstack/google-emulators.ts';
 import { createFirestore } from '../src/google-clients.ts';
 import { silentLogger } from '../src/log.ts';
 import { startUi, type StartedUi, type UiStats } from '../src/ui/index.ts';
-import { launchBrowser } from '../test/ui/browser.ts';
+import { launchBrowser } from './lib/browser.ts';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 1000);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);

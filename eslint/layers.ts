@@ -83,5 +83,13 @@ export function layerZones(root: string): Linter.RuleEntry {
       message: `${part} may import only ${may} (docs/internals.md, "Layers").`,
     });
   }
+  // The benches share rigs with the tests through bench/lib and bench/reliability, which the
+  // tests import; nothing under bench/ reaches into test/.
+  zones.push({
+    target: ['bench'],
+    from: ['test'],
+    message:
+      'bench/ may not import test/: share the helper from bench/lib (the tests import it there).',
+  });
   return ['error', { zones, basePath: root }];
 }

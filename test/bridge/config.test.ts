@@ -11,7 +11,7 @@ import {
   rejected,
 } from '../../src/errors/outcomes.ts';
 import { traceFields, TRACE_KEY, SPAN_KEY } from '../../src/bridge/trace.ts';
-import { killAllChildren, spawnCli } from './child-bridge.ts';
+import { killAllChildren, spawnCli } from '../../bench/lib/child-bridge.ts';
 
 const BASE = {
   GOOGLE_CLOUD_PROJECT: 'p',

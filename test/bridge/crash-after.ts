@@ -9,6 +9,11 @@
  * crash that did not happen.
  */
 
+import { fileURLToPath } from 'node:url';
+import { startChildBridge, type ChildBridge } from '../../bench/lib/child-bridge.ts';
+
+const CRASHING_BRIDGE = fileURLToPath(new URL('./crashing-bridge.ts', import.meta.url));
+
 /** The env var `test/bridge/crashing-bridge.ts` reads: comma-separated crash points. */
 export const CRASH_AFTER_ENV = 'CRASH_AFTER';
 
@@ -61,5 +66,20 @@ export function crashAfter<T extends object>(
         return result;
       };
     },
+  });
+}
+
+/**
+ * Starts the bridge of crashing-bridge.ts: `jobbridge serve`'s server, which SIGKILLs itself
+ * right after each of `crashAfter` (`repository.claim`, `launcher.launch`, … see crash-after.ts)
+ * resolves.
+ */
+export async function startCrashingBridge(
+  env: NodeJS.ProcessEnv,
+  crashAfter: readonly string[],
+  timeoutMs = 20_000,
+): Promise<ChildBridge> {
+  return startChildBridge({ ...env, [CRASH_AFTER_ENV]: crashAfter.join(',') }, timeoutMs, {
+    cli: CRASHING_BRIDGE,
   });
 }

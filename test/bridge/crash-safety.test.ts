@@ -6,9 +6,9 @@ import { emulatorHosts, testFirestore, testProjectId } from '../harness/google.t
 import {
   killAllChildren,
   startChildBridge,
-  startCrashingBridge,
   type ChildBridge,
-} from './child-bridge.ts';
+} from '../../bench/lib/child-bridge.ts';
+import { startCrashingBridge } from './crash-after.ts';
 import { envelope, eventually, JOB, jobRequest, REGION } from './rig.ts';
 
 // Long enough that, on a loaded 2-core machine, the first redelivery still finds the dead

@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOidcVerifier } from '../../src/bridge/push-auth.ts';
 import { DEAD_LETTER_ATTRIBUTES } from '../../src/bridge/dead-letter.ts';
 import { envelope, eventually, jobRequest, JOB, startRig, type Rig } from './rig.ts';
-import { AUDIENCE, PUSH_SA, pushToken, signingKey, startCertServer } from './tokens.ts';
+import {
+  AUDIENCE,
+  PUSH_SA,
+  pushToken,
+  signingKey,
+  startCertServer,
+} from '../../bench/lib/tokens.ts';
 
 /** Everything is stale at once: the pass acts on what it finds. */
 const RECONCILE_NOW = {

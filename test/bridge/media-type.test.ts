@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emulatorHosts } from '../harness/google.ts';
-import { startInProcessBridge, type InProcessBridge } from '../reliability/inprocess-bridge.ts';
+import {
+  startInProcessBridge,
+  type InProcessBridge,
+} from '../../bench/reliability/inprocess-bridge.ts';
 
 /**
  * Found by the fuzz suite: a push whose Content-Type header the framework cannot parse was

@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOidcVerifier } from '../../src/bridge/push-auth.ts';
 import { envelope, jobRequest, startRig, type Rig } from './rig.ts';
-import { AUDIENCE, PUSH_SA, pushToken, signingKey, startCertServer } from './tokens.ts';
+import {
+  AUDIENCE,
+  PUSH_SA,
+  pushToken,
+  signingKey,
+  startCertServer,
+} from '../../bench/lib/tokens.ts';
 
 describe('push OIDC verification through google-auth-library, over inject()', () => {
   const trusted = signingKey('trusted-key');

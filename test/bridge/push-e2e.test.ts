@@ -5,7 +5,11 @@ import { startRunEmulator, type StartedRunEmulator } from '../../src/emulator/in
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BRIDGE_EXECUTION_ENV } from '../../src/contract/index.ts';
 import { emulatorHosts, testFirestore, testProjectId, testPubSub } from '../harness/google.ts';
-import { killAllChildren, startChildBridge, type ChildBridge } from './child-bridge.ts';
+import {
+  killAllChildren,
+  startChildBridge,
+  type ChildBridge,
+} from '../../bench/lib/child-bridge.ts';
 import { envelope, eventually, JOB, jobRequest, REGION } from './rig.ts';
 
 /** The bridge child, its Cloud Run Jobs emulator and the clients to look at both. */

@@ -17,8 +17,8 @@ import {
 import { CloudRunLauncher, createRunClients, type RunClients } from '../../src/launcher/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { testFirestore, testProjectId } from '../harness/google.ts';
-import { waitFor } from '../harness/poll.ts';
-import { bridgeConfig, GHOST_JOB, JOB, REGION } from './bridge-config.ts';
+import { waitFor } from '../../bench/lib/poll.ts';
+import { bridgeConfig, GHOST_JOB, JOB, REGION } from '../../bench/lib/bridge-config.ts';
 
 export { bridgeConfig, GHOST_JOB, JOB, REGION };
 

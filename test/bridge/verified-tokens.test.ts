@@ -2,7 +2,13 @@ import { OAuth2Client } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createOidcVerifier } from '../../src/bridge/push-auth.ts';
 import { VerifiedTokens } from '../../src/bridge/verified-tokens.ts';
-import { AUDIENCE, PUSH_SA, pushToken, signingKey, startCertServer } from './tokens.ts';
+import {
+  AUDIENCE,
+  PUSH_SA,
+  pushToken,
+  signingKey,
+  startCertServer,
+} from '../../bench/lib/tokens.ts';
 
 describe('verified push tokens are remembered until they expire', () => {
   const key = signingKey('cache-key');

@@ -2,7 +2,7 @@ import type { Firestore } from '@google-cloud/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listJobs, queueSummary, watchJobs, type JobsChange } from '../../src/consumer/index.ts';
 import { testFirestore, testProjectId } from '../harness/google.ts';
-import { waitFor } from '../harness/poll.ts';
+import { waitFor } from '../../bench/lib/poll.ts';
 import { jobRef, writeJob } from './job-fixtures.ts';
 
 let db: Firestore;

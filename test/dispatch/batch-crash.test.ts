@@ -16,10 +16,11 @@ import { BatchStore } from '../../src/store/batch-store.ts';
 import { newOpCount } from '../../src/store/job-ops.ts';
 import { JobQueue } from '../../src/store/job-queue.ts';
 import { JobRepository } from '../../src/store/job-repository.ts';
-import { killAllChildren, startCrashingBridge } from '../bridge/child-bridge.ts';
+import { killAllChildren } from '../../bench/lib/child-bridge.ts';
+import { startCrashingBridge } from '../bridge/crash-after.ts';
 import { JOB, REGION, startRig, type Rig } from '../bridge/rig.ts';
 import { emulatorHosts } from '../harness/google.ts';
-import { waitFor } from '../harness/poll.ts';
+import { waitFor } from '../../bench/lib/poll.ts';
 
 /** Each step of the batch protocol, as the crashing bridge's crash point after which it dies. */
 const CRASH_POINTS = {

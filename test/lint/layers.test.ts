@@ -38,7 +38,7 @@ describe('npm run lint enforces the layers (eslint.config.js, eslint/layers.ts)'
     }
   });
 
-  it('refuses bridge importing cli, and anything importing test/', async () => {
+  it('refuses bridge importing cli, src importing test/, and bench importing test/', async () => {
     const errors = await importErrors(
       'src/bridge/layer-fixture.ts',
       "import { runServe } from '../cli/serve.ts';\nexport const run = runServe;\n",
@@ -47,9 +47,16 @@ describe('npm run lint enforces the layers (eslint.config.js, eslint/layers.ts)'
     expect(errors[0]?.message).toContain('bridge may import only dispatch, reconciler');
     const fromTest = await importErrors(
       'src/dispatch/layer-fixture.ts',
-      "import { waitFor } from '../../test/harness/poll.ts';\nexport const w = waitFor;\n",
+      "import { testProjectId } from '../../test/harness/google.ts';\nexport const p = testProjectId;\n",
     );
     expect(fromTest.map((e) => e.ruleId)).toEqual(['import-x/no-restricted-paths']);
+    const benchFromTest = await importErrors(
+      'bench/layer-fixture.ts',
+      "import { testProjectId } from '../test/harness/google.ts';\nexport const p = testProjectId;\n",
+    );
+    expect(benchFromTest.map((e) => e.message)).toEqual([
+      expect.stringContaining('bench/ may not import test/'),
+    ]);
   });
 
   it('accepts what the table allows: the same fixtures with allowed imports lint clean', async () => {

@@ -49,6 +49,6 @@ export async function readJob(db: Firestore, id: string): Promise<Record<string,
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails at the deadline. */
-export { waitFor } from '../harness/poll.ts';
+export { waitFor } from '../../bench/lib/poll.ts';
 
 export { MINUTE };

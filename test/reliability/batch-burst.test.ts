@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { emulatorHosts } from '../harness/google.ts';
-import { runBurst } from './burst-run.ts';
+import { runBurst } from '../../bench/reliability/burst-run.ts';
 
 /**
  * CI size of the batch must-show (`npm run bench:burst` runs 200 through `npm start` at 20 RunJob

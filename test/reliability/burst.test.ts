@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { emulatorHosts } from '../harness/google.ts';
-import { maxInWindow, runBurst } from './burst-run.ts';
+import { maxInWindow, runBurst } from '../../bench/reliability/burst-run.ts';
 
 /** CI sizes; `npm run bench:burst` runs 300 through `npm start` and 300 on two killed bridges. */
 describe('bursts are queued, never bounced', () => {

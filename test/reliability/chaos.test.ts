@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { emulatorHosts } from '../harness/google.ts';
-import { runChaos } from './chaos-run.ts';
+import { runChaos } from '../../bench/reliability/chaos-run.ts';
 
 /** CI size of the chaos suite; `npm run chaos` runs 1,000 requests (bench/chaos.ts). */
 const REQUESTS = Number(process.env.CHAOS_CI_REQUESTS ?? 100);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { emulatorHosts } from '../harness/google.ts';
-import { runFuzz } from './fuzz-run.ts';
+import { runFuzz } from '../../bench/reliability/fuzz-run.ts';
 
 /** CI size of the fuzz suite; `npm run fuzz` sends 20,000 (bench/fuzz.ts). */
 const PUSHES = Number(process.env.FUZZ_CI_PUSHES ?? 2000);

@@ -3,13 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_JOB_POLICY, requestDigest, type JobRequest } from '../../src/contract/index.ts';
 import { claimDocument } from '../../src/store/job-claim-document.ts';
 import { emulatorHosts } from '../harness/google.ts';
-import { REGION } from '../bridge/bridge-config.ts';
+import { REGION } from '../../bench/lib/bridge-config.ts';
 import {
   ALLOWED_JOB,
   startInProcessBridge,
   UNLISTED_JOB,
   type InProcessBridge,
-} from './inprocess-bridge.ts';
+} from '../../bench/reliability/inprocess-bridge.ts';
 
 const DAY_MS = 24 * 3600 * 1000;
 

@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_JOB_POLICY, fallbackRequestId } from '../../src/contract/index.ts';
-import { killAllChildren, spawnCli } from '../bridge/child-bridge.ts';
+import { killAllChildren, spawnCli } from '../../bench/lib/child-bridge.ts';
 import { emulatorHosts } from '../harness/google.ts';
-import { ALLOWED_JOB, startInProcessBridge, type InProcessBridge } from './inprocess-bridge.ts';
+import {
+  ALLOWED_JOB,
+  startInProcessBridge,
+  type InProcessBridge,
+} from '../../bench/reliability/inprocess-bridge.ts';
 
 /** A value no log line or document may ever contain. */
 const SECRET = `s3cret-${randomUUID()}`;

@@ -8,13 +8,13 @@ import {
   signingKey,
   startCertServer,
   type SigningKey,
-} from '../bridge/tokens.ts';
+} from '../../bench/lib/tokens.ts';
 import {
   ALLOWED_JOB,
   startInProcessBridge,
   UNLISTED_JOB,
   type InProcessBridge,
-} from './inprocess-bridge.ts';
+} from '../../bench/reliability/inprocess-bridge.ts';
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const PUSH_SUBSCRIPTION = 'projects/p/subscriptions/bridge-push';

@@ -13,8 +13,8 @@ import { startUi, type StartedUi } from '../../src/ui/index.ts';
 import { bridgeConfig, REGION } from '../bridge/rig.ts';
 import { cliEnv, runCli } from '../cli/run-cli.ts';
 import { emulatorHosts, testFirestore, testProjectId, testPubSub } from '../harness/google.ts';
-import { waitFor } from '../harness/poll.ts';
-import { launchBrowser, type Browser } from './browser.ts';
+import { waitFor } from '../../bench/lib/poll.ts';
+import { launchBrowser, type Browser } from '../../bench/lib/browser.ts';
 
 const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli.ts');
 const JOB = 'simulate';

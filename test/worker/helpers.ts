@@ -50,7 +50,7 @@ export async function readTask(
   ).data() as TaskDocument | undefined;
 }
 
-export { waitFor } from '../harness/poll.ts';
+export { waitFor } from '../../bench/lib/poll.ts';
 
 export interface WorkProcess {
   child: ChildProcess;

@@ -4,7 +4,7 @@ import { createOidcVerifier } from '../../src/bridge/push-auth.ts';
 import { fallbackRequestId } from '../../src/contract/index.ts';
 import { authorizationHeader, fuzzPush } from './fuzz-arbitraries.ts';
 import { startInProcessBridge } from './inprocess-bridge.ts';
-import { AUDIENCE, PUSH_SA, signingKey, startCertServer } from '../bridge/tokens.ts';
+import { AUDIENCE, PUSH_SA, signingKey, startCertServer } from '../lib/tokens.ts';
 
 export interface FuzzReport {
   pushes: number;

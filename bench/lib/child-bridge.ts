@@ -1,9 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CRASH_AFTER_ENV } from './crash-after.ts';
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
-const CRASHING_BRIDGE = fileURLToPath(new URL('./crashing-bridge.ts', import.meta.url));
 
 /** A `node src/cli.ts serve` child: its JSON log lines, its port once listening, its exit. */
 export interface ChildBridge {
@@ -98,19 +96,4 @@ export async function startChildBridge(
       await exited;
     },
   };
-}
-
-/**
- * Starts the bridge of crashing-bridge.ts: `jobbridge serve`'s server, which SIGKILLs itself
- * right after each of `crashAfter` (`repository.claim`, `launcher.launch`, … see crash-after.ts)
- * resolves.
- */
-export async function startCrashingBridge(
-  env: NodeJS.ProcessEnv,
-  crashAfter: readonly string[],
-  timeoutMs = 20_000,
-): Promise<ChildBridge> {
-  return startChildBridge({ ...env, [CRASH_AFTER_ENV]: crashAfter.join(',') }, timeoutMs, {
-    cli: CRASHING_BRIDGE,
-  });
 }

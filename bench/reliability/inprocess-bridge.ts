@@ -7,7 +7,7 @@ import { BRIDGE_EXECUTION_ENV } from '../../src/contract/index.ts';
 import { startRunEmulator, type StartedRunEmulator } from '../../src/emulator/index.ts';
 import { CloudRunLauncher, createRunClients, type RunClients } from '../../src/launcher/index.ts';
 import { createLogger } from '../../src/log.ts';
-import { bridgeConfig, REGION } from '../bridge/bridge-config.ts';
+import { bridgeConfig, REGION } from '../lib/bridge-config.ts';
 
 /** The allowlisted and deployed job. */
 export const ALLOWED_JOB = 'bridge-job';
