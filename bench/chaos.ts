@@ -15,6 +15,7 @@ function summary(r: ChaosReport): string {
   return [
     `${r.faults ? 'chaos' : 'no faults'}: ${r.requests} requests (${r.duplicates} duplicates, ${r.invalid} invalid, ${r.distinctValid} distinct valid)`,
     `  executions ${r.executions}, bridge restarts ${r.bridgeRestarts}, RunJob faults injected ${r.runJobFaultsInjected}, workers killed ${r.workersKilled}`,
+    `  run quota ${r.quotaPerMinute}/min (emulator and bridge pace), most executions started in any 60 s ${r.maxRunJobInAnyMinute}`,
     `  job states ${JSON.stringify(r.terminalStates)}, reconciler actions ${JSON.stringify(r.reconcilerActions)}`,
     `  publish → job finished: p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms`,
     `  wall time ${(r.wallMs / 1000).toFixed(1)} s (publishing ${(r.publishMs / 1000).toFixed(1)} s, settling ${((r.wallMs - r.publishMs) / 1000).toFixed(1)} s), problems ${r.problems.length}`,

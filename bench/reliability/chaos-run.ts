@@ -6,9 +6,14 @@ import { fileURLToPath } from 'node:url';
 import { Firestore } from '@google-cloud/firestore';
 import { PubSub } from '@google-cloud/pubsub';
 import { freePort } from '../../src/devstack/google-emulators.ts';
-import { loadJobFile, startRunEmulator } from '../../src/emulator/index.ts';
+import {
+  CLOUD_RUN_DEFAULT_QUOTAS,
+  loadJobFile,
+  startRunEmulator,
+} from '../../src/emulator/index.ts';
 import { CloudRunLauncher, createRunClients } from '../../src/launcher/index.ts';
 import { reconcileAll, type ReconcileAllDeps } from '../../src/reconciler/index.ts';
+import { maxInWindow } from './burst-run.ts';
 import { RestartingBridge } from './chaos-bridge.ts';
 import { CHAOS_JOB, planLoad, prng, publishPlanned } from './chaos-plan.ts';
 import { verifyChaos, type ChaosVerdict } from './chaos-verify.ts';
@@ -28,6 +33,11 @@ export interface ChaosOptions {
   seed?: number;
   /** How long the run may take to settle after the last publish. */
   settleTimeoutMs?: number;
+  /**
+   * The Cloud Run Jobs emulator's run quota (RESOURCE_EXHAUSTED past it, as Cloud Run answers),
+   * and the bridge's pace: Cloud Run's defaults unless given.
+   */
+  quota?: { runJobPerMinute: number; maxRunningExecutions: number };
   progress?: (line: string) => void;
 }
 
@@ -43,6 +53,10 @@ export interface ChaosReport extends ChaosVerdict {
   /** Reconciler actions other than waiting/checked, by kind. */
   reconcilerActions: Record<string, number>;
   bridgeOutcomes: Record<string, number>;
+  /** The emulator's run quota in this run. */
+  quotaPerMinute: number;
+  /** The most executions started in any 60 s: never above the quota. */
+  maxRunJobInAnyMinute: number;
   /** First publish → every request settled. */
   wallMs: number;
   /** First publish → last publish done: the rest of `wallMs` is the time to settle. */
@@ -92,6 +106,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     workerKillRate: options.faults ? 0.05 : 0,
     seed,
   });
+  const quota = options.quota ?? {
+    runJobPerMinute: CLOUD_RUN_DEFAULT_QUOTAS.runJobPerMinute,
+    maxRunningExecutions: CLOUD_RUN_DEFAULT_QUOTAS.maxRunningExecutions,
+  };
   const firestore = new Firestore({ projectId, preferRest: false });
   const pubsub = new PubSub({ projectId });
   const { jobs, baseDir } = await loadJobFile(JOBS_FILE);
@@ -109,6 +127,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       NODE_COMPILE_CACHE: compileCache,
     },
     log: () => undefined,
+    quotas: quota,
     ...(options.faults
       ? { faults: { runJobUnavailableRate: 0.1, runJobResourceExhaustedRate: 0.1 } }
       : {}),
@@ -127,10 +146,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       PORT: String(port),
       JOBBRIDGE_LEASE_MS: '2500',
       JOBBRIDGE_BUDGET_MS: '2000',
-      // The suite is about crashes and faults, not backpressure: the limits stay out of the way.
-      JOBBRIDGE_RUNJOB_PER_MINUTE: '100000',
-      JOBBRIDGE_RUNJOB_BURST: '10000',
-      JOBBRIDGE_MAX_CONCURRENT_LAUNCHES: '1000',
+      // Paced to the emulator's quota, as an operator sets it to Cloud Run's; a restarted bridge
+      // starts with a full bucket, so Cloud Run's own RESOURCE_EXHAUSTED is met too.
+      JOBBRIDGE_RUNJOB_PER_MINUTE: String(quota.runJobPerMinute),
       FIRESTORE_EMULATOR_HOST: options.firestoreHost,
       CLOUD_RUN_EMULATOR_HOST: emulator.host,
       NODE_COMPILE_CACHE: compileCache,
@@ -200,8 +218,28 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     });
     const wallMs = Math.round(performance.now() - started);
     await bridge.stopChaos();
+    const [executions] = await run.executions.listExecutions({
+      parent: `projects/${projectId}/locations/${REGION}/jobs/${CHAOS_JOB}`,
+    });
+    const maxRunJobInAnyMinute = maxInWindow(
+      executions.map(
+        (e) =>
+          Number(e.createTime?.seconds ?? 0) * 1000 + Math.floor((e.createTime?.nanos ?? 0) / 1e6),
+      ),
+      60_000,
+    );
+    const problems =
+      maxRunJobInAnyMinute > quota.runJobPerMinute
+        ? [
+            ...verdict.problems,
+            `${maxRunJobInAnyMinute} executions started within 60 s, above the quota of ${quota.runJobPerMinute}`,
+          ]
+        : verdict.problems;
     return {
       ...verdict,
+      problems,
+      quotaPerMinute: quota.runJobPerMinute,
+      maxRunJobInAnyMinute,
       faults: options.faults,
       requests: plan.publishes.length,
       duplicates: plan.publishes.filter((p) => p.kind === 'duplicate').length,

@@ -4,8 +4,10 @@ import { runChaos } from '../../bench/reliability/chaos-run.ts';
 
 /** CI size of the chaos suite; `npm run chaos` runs 1,000 requests (bench/chaos.ts). */
 const REQUESTS = Number(process.env.CHAOS_CI_REQUESTS ?? 100);
+/** The Cloud Run Jobs emulator's run quota in the CI run (RunJob calls a minute). */
+const QUOTA = 90;
 
-describe('chaos: Pub/Sub push to a bridge SIGKILLed every few seconds, RunJob faults, workers killed', () => {
+describe("chaos: Pub/Sub push to a bridge SIGKILLed every few seconds, RunJob faults, workers killed, Cloud Run's run quota on", () => {
   it(`${REQUESTS} requests (30 % duplicates, 10 % invalid): one execution per valid request, every job terminal`, async () => {
     const hosts = emulatorHosts();
     const report = await runChaos({
@@ -16,10 +18,14 @@ describe('chaos: Pub/Sub push to a bridge SIGKILLed every few seconds, RunJob fa
       publishPerSecond: 5,
       restartEveryMs: [2500, 4500],
       seed: 42,
-      settleTimeoutMs: 90_000,
+      settleTimeoutMs: 180_000,
+      // Below the valid requests' arrival (about 3 a second): the quota is met, not just set.
+      quota: { runJobPerMinute: QUOTA, maxRunningExecutions: 1000 },
     });
     console.log(`chaos (CI size): ${JSON.stringify(report)}`);
     expect(report.problems).toEqual([]);
+    expect(report.quotaPerMinute).toBe(QUOTA);
+    expect(report.maxRunJobInAnyMinute).toBeLessThanOrEqual(QUOTA);
     expect(report.executions).toBe(report.distinctValid);
     expect(report.terminalStates).toEqual({
       succeeded: report.distinctValid,
@@ -29,5 +35,5 @@ describe('chaos: Pub/Sub push to a bridge SIGKILLed every few seconds, RunJob fa
     expect(report.bridgeRestarts).toBeGreaterThanOrEqual(3);
     expect(report.runJobFaultsInjected).toBeGreaterThan(0);
     expect(report.workersKilled).toBeGreaterThan(0);
-  }, 180_000);
+  }, 300_000);
 });
