@@ -115,7 +115,7 @@ describe('publishJob', () => {
   it("checks a known function's declared args before publishing (simulate --duration 8s)", async () => {
     const before = received.messages.length;
     const functionArgs = await argsChecks(functions);
-    expect(Object.keys(functionArgs)).toEqual(['simulate']);
+    expect(Object.keys(functionArgs)).toEqual(['echo', 'simulate']);
     const err: unknown = await publishJob(
       pubsub,
       TOPIC,
