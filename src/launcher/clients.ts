@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
 import { ExecutionsClient, JobsClient, TasksClient } from '@google-cloud/run';
-import { reuseGeneratedDecoders } from './lro-decoders.ts';
 
 export interface RunClients {
   jobs: JobsClient;
@@ -44,8 +43,6 @@ export function createRunClients(settings: RunClientSettings = {}): RunClients {
   const jobs = new JobsClient(options);
   const executions = new ExecutionsClient(options);
   const tasks = new TasksClient(options);
-  reuseGeneratedDecoders(jobs.descriptors);
-  reuseGeneratedDecoders(executions.descriptors);
   return {
     jobs,
     executions,
