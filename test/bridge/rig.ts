@@ -105,7 +105,9 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   const config = bridgeConfig(projectId, {
     region,
     ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
-    ...(options.budgetMs !== undefined ? { budgetMs: options.budgetMs } : {}),
+    // Wider than the bridge's 8 s default: a first delivery on a loaded 2-core machine (cold
+    // gRPC channels, the job's maxRetries read) must not meet the budget unless a test asks.
+    budgetMs: options.budgetMs ?? Math.min(20_000, (options.leaseMs ?? 60_000) / 2),
     ...(options.shutdownGraceMs !== undefined ? { shutdownGraceMs: options.shutdownGraceMs } : {}),
     ...(options.limits !== undefined ? { limits: options.limits } : {}),
   });
