@@ -513,7 +513,10 @@ export class Drainer {
         .map((i) => `${i.path}: ${i.reason}`)
         .join('; ')}`;
     // Admission stored the digest of what it admitted: any other content was written since.
-    if (entry.digest === null || entry.digest !== requestDigest(parsed.value))
+    // A document without one was queued by a bridge older than digests (or forged without it).
+    if (entry.digest === null)
+      return 'digest: missing (queued before request digests were stored, or not by a bridge); publish the request again';
+    if (entry.digest !== requestDigest(parsed.value))
       return 'digest: does not match the stored request (changed since admission)';
     return parsed.value;
   }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { FieldValue } from '@google-cloud/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_JOB_POLICY, requestDigest, type JobRequest } from '../../src/contract/index.ts';
 import { claimDocument } from '../../src/store/job-claim-document.ts';
@@ -148,6 +149,19 @@ describe('security: nothing launched from Firestore unchecked; ids bound to cont
     const error = stored?.error as { code: string; message: string };
     expect(error.code).toBe('invalid-stored-request');
     expect(error.message).toContain('digest');
+    expect(await bridge.executionRequestIds()).not.toContain(id);
+  });
+
+  it('a queued document written before digests existed is refused at drain, naming digest', async () => {
+    const id = await forgeQueued({ schemaVersion: 1, job: ALLOWED_JOB, function: 'simulate' });
+    // What a bridge of an earlier version left in the queue: the same document, no digest field.
+    await bridge.firestore.collection('jobs').doc(id).update({ digest: FieldValue.delete() });
+    await reconcile();
+    const stored = await doc(id);
+    expect(stored?.state).toBe('failed');
+    const error = stored?.error as { code: string; message: string };
+    expect(error.code).toBe('invalid-stored-request');
+    expect(error.message).toMatch(/^digest: missing/);
     expect(await bridge.executionRequestIds()).not.toContain(id);
   });
 
