@@ -10,9 +10,10 @@
  * after a forced GC.
  *
  * The bridge runs as production runs it: compiled (`npm run build`, then `node dist/src/cli.js
- * serve`), with the heap the image's entrypoint gives it in a BENCH_CONTAINER_MIB (default 512,
- * Cloud Run's default) container: `--max-old-space-size-percentage=75` there means a 384 MB old
- * space, and Node sizes the young generation from the container's memory limit (1 MB
+ * serve`), with the heap the image's entrypoint gave it until the worker became the one part that
+ * sizes its heap, in a BENCH_CONTAINER_MIB (default 512, Cloud Run's default) container:
+ * `--max-old-space-size-percentage=75` there means a 384 MB old space (the figures in
+ * docs/benchmarks.md were measured so), and Node sizes the young generation from the container's memory limit (1 MB
  * semi-spaces at 512 MiB; checked in a 512 MiB memory cgroup: heap_size_limit 387 MiB). A
  * machine without that limit would get 64 MB semi-spaces, so the bench passes both sizes
  * explicitly. BENCH_CONTAINER_MIB=0 passes no heap flags; BENCH_FROM_SOURCE=1 runs src/cli.ts.

@@ -130,17 +130,12 @@ const coldStartOnce = async (
 for (let i = 0; i < 8; i++) {
   bare.push(await timeSpawn(process.execPath, ['-e', '0'], {}));
   await coldStartOnce(`cold-${i}`, ENTRYPOINT, [], work);
-  await coldStartOnce(
-    `cold-src-${i}`,
-    process.execPath,
-    ['--max-old-space-size-percentage=75', join(ROOT, 'src', 'cli.ts')],
-    unbundled,
-  );
+  await coldStartOnce(`cold-src-${i}`, process.execPath, [join(ROOT, 'src', 'cli.ts')], unbundled);
 }
 // The first run fills the OS file cache: report the steady state.
 const coldStart = {
   entrypoint:
-    'scripts/docker-entrypoint.sh → node --max-old-space-size-percentage=75 dist/bundle/jobbridge.mjs work simulate --steps 0',
+    'scripts/docker-entrypoint.sh → node dist/bundle/jobbridge.mjs work simulate --steps 0',
   nodeBareMs: median(bare.slice(1)),
   workToRunningMs: median(work.slice(1)),
   runsMs: work.map((x) => Math.round(x)),

@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,11 +11,15 @@ import { createDispatchedJob, readJob, readTask, ROOT, taskEnv } from './helpers
 
 const run = promisify(execFile);
 let out: string;
+/** A cgroup v2 folder with a 512 MiB memory.max, as a container would have. */
+let cgroup: string;
 const projectId = testProjectId('docker');
 const db = testFirestore(projectId);
 
 beforeAll(async () => {
   out = await mkdtemp(join(tmpdir(), 'docker-steps-'));
+  cgroup = await mkdtemp(join(tmpdir(), 'docker-steps-cgroup-'));
+  await writeFile(join(cgroup, 'memory.max'), `${512 * 2 ** 20}\n`);
   await run('sh', [join(ROOT, 'scripts', 'docker-steps.sh'), out], {
     cwd: ROOT,
     maxBuffer: 16 * 2 ** 20,
@@ -24,6 +28,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await db.terminate();
   await rm(out, { recursive: true, force: true });
+  await rm(cgroup, { recursive: true, force: true });
 });
 
 describe("the Dockerfile's steps, run without Docker", () => {
@@ -83,7 +88,7 @@ describe("the Dockerfile's steps, run without Docker", () => {
     expect(failed?.stderr).toMatch(/GOOGLE_CLOUD_PROJECT.*JOBBRIDGE_REGION.*JOBBRIDGE_JOBS/s);
   });
 
-  it('jobbridge work runs an example function against the emulators, heap sized by the entrypoint', async () => {
+  it('jobbridge work runs an example function against the emulators, re-executed under a heap sized from a simulated 512 MiB cgroup', async () => {
     await createDispatchedJob(db, 'docker-job', 1);
     const child = spawn(
       join(out, 'app', 'scripts', 'docker-entrypoint.sh'),
@@ -92,6 +97,7 @@ describe("the Dockerfile's steps, run without Docker", () => {
         env: {
           PATH: process.env.PATH ?? '',
           ...taskEnv({ projectId, firestoreHost: emulatorHosts().firestore, jobId: 'docker-job' }),
+          JOBBRIDGE_CGROUP_ROOT: cgroup,
         },
         stdio: ['ignore', 'pipe', 'inherit'],
       },
@@ -100,12 +106,19 @@ describe("the Dockerfile's steps, run without Docker", () => {
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
     const [code] = (await once(child, 'exit')) as [number | null];
     expect(code).toBe(0);
-    const heap = stdout
+    const lines = stdout
       .split('\n')
       .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .find((l) => l.message === 'heap limit');
-    expect(heap?.heapFlag).toBe('--max-old-space-size-percentage=75');
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    // The entrypoint passes no heap flag: the worker re-executes itself once, sized from the limit.
+    expect(
+      lines.filter((l) => l.message === 'heap not sized for the container: re-executing'),
+    ).toEqual([expect.objectContaining({ containerLimitBytes: 512 * 2 ** 20, resizeToMiB: 384 })]);
+    const heap = lines.find((l) => l.message === 'heap limit');
+    expect(heap).toMatchObject({
+      containerLimitBytes: 512 * 2 ** 20,
+      heapFlag: '--max-old-space-size=384',
+    });
     expect((await readTask(db, 'docker-job', 0))?.state).toBe('succeeded');
     expect((await readJob(db, 'docker-job')).state).toBe('succeeded');
   });

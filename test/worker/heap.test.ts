@@ -78,7 +78,7 @@ describe('container memory limit and heap', () => {
         heapLimitBytes: 4096 * MiB,
       }).resizeToMiB,
     ).toBe(384);
-    // The image's entrypoint flag counts as chosen: no re-exec.
+    // A percentage flag of the user's counts as chosen: no re-exec.
     expect(
       planHeap({
         containerLimitBytes: 512 * MiB,
