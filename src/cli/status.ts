@@ -19,6 +19,11 @@ function jobRows(job: JobDocument, snapshot: JobSnapshot, position?: number): st
   ];
   if (labels.length > 0) rows.push(['labels', labels.join(' ')]);
   if (job.dispatch?.executionName) rows.push(['execution', job.dispatch.executionName]);
+  if (job.dispatch?.batchId !== undefined) {
+    const from = job.dispatch.taskOffset ?? 0;
+    const slice = job.taskCount ? `, its tasks ${from}…${from + job.taskCount - 1}` : '';
+    rows.push(['batch', `${job.dispatch.batchId} (shared execution${slice})`]);
+  }
   if (job.error) rows.push(['error', `${job.error.code}: ${job.error.message}`]);
   for (const issue of job.issues ?? []) rows.push(['issue', `${issue.path}: ${issue.reason}`]);
   return rows;

@@ -10,7 +10,8 @@ import {
   type BatchContent,
   type BatchMember,
 } from '../../src/contract/index.ts';
-import { cancelJob } from '../../src/consumer/index.ts';
+import { cancelJob, waitForJob } from '../../src/consumer/index.ts';
+import { cliEnv, runCli } from '../cli/run-cli.ts';
 import { startRunEmulator, type StartedRunEmulator } from '../../src/emulator/index.ts';
 import { CloudRunLauncher, createRunClients, type RunClients } from '../../src/launcher/index.ts';
 import { emulatorHosts, testFirestore, testProjectId } from '../harness/google.ts';
@@ -170,7 +171,7 @@ async function taskIds(jobId: string): Promise<string[]> {
 describe('a batch execution: each task runs its member’s slice', () => {
   it('mixed members (1, 3 and 7 tasks; own args, env, functions): each task sees its own, results land in each member’s documents', async () => {
     const urls = Array.from({ length: 6 }, (_, i) => `${baseUrl}/b/${i}`);
-    const { executionName } = await startBatch('batch', [
+    const started = startBatch('batch', [
       {
         requestId: 'mix-a',
         taskCount: 1,
@@ -187,6 +188,12 @@ describe('a batch execution: each task runs its member’s slice', () => {
         env: { ECHO_SIZE: 'seven' },
       },
     ]);
+    // A consumer waiting on one member sees it end as a job of its own.
+    const waited = (async () => {
+      await started;
+      return waitForJob(db, 'mix-c', { timeoutMs: 90_000 });
+    })();
+    const { executionName, batchId } = await started;
     const execution = await executionDone(executionName);
     expect(execution).toMatchObject({ taskCount: 11, succeededCount: 11, failedCount: 0 });
 
@@ -242,9 +249,31 @@ describe('a batch execution: each task runs its member’s slice', () => {
       expect(job).toMatchObject({
         tasks: { succeeded: n, failed: 0, running: 0 },
         progress: { done: n, total: n, ratio: 1 },
-        dispatch: { batchId: expect.any(String) as string },
+        dispatch: { batchId },
       });
     }
+    const final = await waited;
+    expect(final.job).toMatchObject({ state: 'succeeded', dispatch: { batchId } });
+    expect(final.tasks.map((t) => t.taskIndex)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+
+    const env = cliEnv(projectId);
+    const status = await runCli(['status', 'mix-b'], env);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/state\s+succeeded/);
+    expect(status.stdout).toMatch(/tasks\s+0 running, 3 succeeded, 0 failed of 3/);
+    expect(status.stdout).toContain(`${batchId} (shared execution, its tasks 1…3)`);
+    const list = await runCli(['list', '--json'], env);
+    expect(list.code, list.stderr).toBe(0);
+    const listed = JSON.parse(list.stdout) as {
+      documentId: string;
+      job: { state: string; dispatch: { batchId?: string } };
+    }[];
+    expect(
+      listed
+        .filter((l) => l.job.dispatch.batchId === batchId)
+        .map((l) => `${l.documentId}:${l.job.state}`)
+        .sort(),
+    ).toEqual(['mix-a:succeeded', 'mix-b:succeeded', 'mix-c:succeeded']);
   });
 
   it('one member fails permanently, one is retried by Cloud Run, one is cancelled while the batch runs: the others succeed, each ends in its own state', async () => {
