@@ -1,5 +1,6 @@
 /**
- * The tables of docs/ that mirror code, generated from it: the outcomes table (OUTCOMES), the
+ * The tables of docs/ that mirror code, generated from it: the outcomes tables (OUTCOMES and
+ * DEAD_LETTER_OUTCOMES), the
  * CLI reference (commander's own help of every command) and the layers (eslint/layers.ts). Each lives between
  * `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` in its page.
  *
@@ -11,7 +12,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { format, resolveConfig } from 'prettier';
-import { OUTCOMES, PUBSUB_ACK_STATUSES } from '../src/errors/outcomes.ts';
+import { DEAD_LETTER_OUTCOMES, OUTCOMES, PUBSUB_ACK_STATUSES } from '../src/errors/outcomes.ts';
 import { buildProgram } from '../src/cli.ts';
 import { MAY_IMPORT, PART_PATHS } from '../eslint/layers.ts';
 
@@ -38,6 +39,19 @@ export function outcomesTable(): string {
   return ['| reason code | HTTP | Pub/Sub | meaning |', '| --- | --- | --- | --- |', ...rows].join(
     '\n',
   );
+}
+
+/** The dead-letter route's table: every outcome of `POST /pubsub/dead-letter` and its status. */
+export function deadLetterTable(): string {
+  const rows = Object.entries(DEAD_LETTER_OUTCOMES).map(([code, spec]) => {
+    const pubsub = PUBSUB_ACK_STATUSES.has(spec.status) ? 'ack' : 'retry later';
+    return `| \`${code}\` | ${spec.status} | ${pubsub} | ${cell(spec.meaning)} |`;
+  });
+  return [
+    '| outcome | HTTP | Pub/Sub | what happened |',
+    '| --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
 }
 
 /** The CLI reference: `jobbridge --help` and each command's `--help`, as commander prints them. */
@@ -69,6 +83,11 @@ export function layersTable(): string {
 
 export const BLOCKS: readonly GeneratedBlock[] = [
   { name: 'outcomes', page: 'docs/operations.md', render: () => Promise.resolve(outcomesTable()) },
+  {
+    name: 'dead-letter-outcomes',
+    page: 'docs/operations.md',
+    render: () => Promise.resolve(deadLetterTable()),
+  },
   { name: 'cli-reference', page: 'docs/cli.md', render: cliReference },
   { name: 'layers', page: 'docs/internals.md', render: () => Promise.resolve(layersTable()) },
 ];

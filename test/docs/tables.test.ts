@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { OUTCOMES } from '../../src/errors/outcomes.ts';
-import { outcomesTable, staleBlocks } from '../../scripts/docs-tables.ts';
+import { DEAD_LETTER_OUTCOMES, OUTCOMES } from '../../src/errors/outcomes.ts';
+import { deadLetterTable, outcomesTable, staleBlocks } from '../../scripts/docs-tables.ts';
 import { markdownFiles, read, ROOT } from './markdown.ts';
 
 /** Every .ts file under `dir`, recursively. */
@@ -54,6 +54,17 @@ describe('the tables of docs/ that mirror code', () => {
     expect(edited).not.toBe(page);
     const stale = await staleBlocks((p) => (p === 'docs/operations.md' ? edited : read(p)));
     expect(stale.map(({ block }) => block.name)).toEqual(['outcomes']);
+  });
+
+  it('the dead-letter table has a row per DEAD_LETTER_OUTCOMES entry, and a changed status makes it stale', async () => {
+    const table = deadLetterTable();
+    for (const [code, spec] of Object.entries(DEAD_LETTER_OUTCOMES))
+      expect(table).toContain(`| \`${code}\` | ${spec.status} |`);
+    const page = read('docs/operations.md');
+    const edited = page.replace(/^(\| `already-handled` +\| )200/m, '$1201');
+    expect(edited).not.toBe(page);
+    const stale = await staleBlocks((p) => (p === 'docs/operations.md' ? edited : read(p)));
+    expect(stale.map(({ block }) => block.name)).toEqual(['dead-letter-outcomes']);
   });
 
   it('every JOBBRIDGE_* variable the code reads or sets has a row in a docs/ table, and every row is one the code knows', () => {
