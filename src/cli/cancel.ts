@@ -14,7 +14,10 @@ export function register(program: Command): void {
     .command('cancel')
     .description('request cancellation of a job (sets cancelRequested on its document)')
     .argument('<requestId>', 'the request id printed by publish')
-    .addHelpText('after', '\nExample:\n  $ jobbridge cancel 0190c6a1-7d3e-7b2a-9f41-2d1c0e5a8b77')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ jobbridge cancel "$(jobbridge publish --job simulate --function simulate -- --steps 600)"',
+    )
     .action(async (requestId: string) => {
       const config = readClientConfig();
       const result = await withFirestore(config, (db) => cancelJob(db, requestId, config));

@@ -73,6 +73,11 @@ export function register(program: Command): void {
       'latency added before RunJob answers',
       integer('--fault-latency-ms', 0),
     )
+    .addHelpText(
+      'after',
+      '\nExample (next to npm start, whose own emulator has port 8123):\n' +
+        '  $ jobbridge emulator --port 8124 --jobs examples/jobs.json --runjob-per-minute 60',
+    )
     .action(async (flags: EmulatorFlags) => {
       const { jobs, baseDir } = await loadJobFile(flags.jobs);
       const emulator = await startRunEmulator({

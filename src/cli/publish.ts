@@ -69,7 +69,7 @@ export function register(program: Command): void {
     .argument('[args...]', 'arguments for the function or the job, after --')
     .addHelpText(
       'after',
-      '\nExample:\n  $ jobbridge publish --job fanout --function fanout --tasks 4 --label tenant=acme -- 200\n' +
+      '\nExample:\n  $ jobbridge publish --job simulate --function simulate --tasks 4 --label tenant=acme -- --steps 20\n' +
         '  0190c6a1-7d3e-7b2a-9f41-2d1c0e5a8b77',
     )
     .action(async (args: string[], flags: PublishFlags, command: Command) => {

@@ -80,7 +80,7 @@ export function register(program: Command): void {
     )
     .addHelpText(
       'after',
-      `\nConfigured by GOOGLE_CLOUD_PROJECT, JOBBRIDGE_REGION, JOBBRIDGE_COLLECTION, ${VARIABLES.jobs.name} and ${VARIABLES.jobPolicy.name} (as the bridge's: queued requests pass them again before they start, and execution names read from documents must be of these jobs), CLOUD_RUN_EMULATOR_HOST and ${Object.values(RECONCILER_ENV).join(', ')}.\nExample:\n  $ JOBBRIDGE_JOBS=report JOBBRIDGE_RECONCILE_STALE_AFTER_MS=60000 jobbridge reconcile --drain-for-ms 50000`,
+      `\nConfigured by GOOGLE_CLOUD_PROJECT, JOBBRIDGE_REGION, JOBBRIDGE_COLLECTION, ${VARIABLES.jobs.name} and ${VARIABLES.jobPolicy.name} (as the bridge's: queued requests pass them again before they start, and execution names read from documents must be of these jobs), CLOUD_RUN_EMULATOR_HOST and ${Object.values(RECONCILER_ENV).join(', ')}.\nExample:\n  $ JOBBRIDGE_JOBS=fan-out,simulate JOBBRIDGE_RECONCILE_STALE_AFTER_MS=60000 jobbridge reconcile --drain-for-ms 50000`,
     )
     .action(async (flags: { json?: boolean; drainForMs: number }) => {
       const config = loadReconcilerConfig();

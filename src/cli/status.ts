@@ -60,7 +60,7 @@ export function register(program: Command): void {
     .option('--json', 'print {"documentId", "job", "tasks"} as JSON (times as ISO strings)')
     .addHelpText(
       'after',
-      '\nExample:\n  $ jobbridge status 0190c6a1-7d3e-7b2a-9f41-2d1c0e5a8b77 --json | jq .job.state',
+      '\nExample:\n  $ jobbridge status "$(jobbridge publish --job simulate --function simulate)" --json | jq .job.state',
     )
     .action(async (requestId: string, flags: { json?: boolean }) => {
       const config = readClientConfig();

@@ -94,7 +94,7 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       '\nExit codes: 0 succeeded, 1 error (unknown request id, timeout), 2 usage, 3 failed or rejected, 4 cancelled.\n' +
-        '\nExample:\n  $ jobbridge watch "$(jobbridge publish --job fanout --function fanout --tasks 4)"',
+        '\nExample:\n  $ jobbridge watch "$(jobbridge publish --job simulate --function simulate --tasks 4)"',
     )
     .action(async (requestId: string, flags: WatchFlags) => {
       const config = readClientConfig();
