@@ -13,7 +13,7 @@ import {
 import { testProjectId } from '../harness/google.ts';
 import { waitFor } from '../../bench/lib/poll.ts';
 
-export const FIXTURES = fileURLToPath(new URL('./fixtures', import.meta.url));
+export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 export const NODE = process.execPath;
 export const ConditionState = protos.google.cloud.run.v2.Condition.State;
 export const ExecutionReason = protos.google.cloud.run.v2.Condition.ExecutionReason;
