@@ -7,9 +7,19 @@
  *    dead letters, the bridge's answers by status and outcome (a non-2xx is a bounce), the most
  *    RunJob calls in any 60 s, and the drain and wall times next to the floor (N ÷ the quota)
  *    measured in the same run.
+ *    Run twice: with batches (`--batch-max K`, 100: compatible queued requests start together as
+ *    one execution) and without (JOBBRIDGE_BATCH_MAX_REQUESTS=1, one execution per request). The
+ *    run without batches is measured for `--unbatched-ms` (150000) at most and, when it has not
+ *    settled by then, its wall time is extrapolated from the rate it reached (said in the figures).
  * 2. Two `jobbridge serve` instances, each with its own push subscription on one topic (every
  *    message reaches both), a 30 % share of duplicates, both SIGKILLed and restarted at random
  *    (`--two-bridge-requests`, 300; 0 leaves this arm out).
+ *
+ * 3. The dispatch side of a larger burst (`--dispatch-requests N`, 2000): N function requests
+ *    queued in Firestore, drained by the bridge's own Drainer against the Cloud Run Jobs emulator
+ *    (its tasks exit at once: this arm measures dispatch, not the worker), with batches and
+ *    without: requests per RunJob call, Firestore reads and writes per request, and the rate of
+ *    job-document writes the dispatch made.
  *
  * Prints progress on stderr and, as its last line, one JSON object with the figures. Exit code 1
  * if any promise was broken.
@@ -20,7 +30,22 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Firestore } from '@google-cloud/firestore';
 import { PubSub } from '@google-cloud/pubsub';
-import { BRIDGE_EXECUTION_ENV } from '../src/contract/index.ts';
+import {
+  BATCH_COLLECTION,
+  BRIDGE_EXECUTION_ENV,
+  DEFAULT_JOB_POLICY,
+} from '../src/contract/index.ts';
+import {
+  createDispatchStores,
+  Drainer,
+  MaxRetriesCache,
+  QueueKnowledge,
+  RunBudget,
+} from '../src/dispatch/index.ts';
+import { startRunEmulator } from '../src/emulator/index.ts';
+import { createFirestore } from '../src/google-clients.ts';
+import { CloudRunLauncher } from '../src/launcher/index.ts';
+import { newOpCount } from '../src/store/job-ops.ts';
 import { READY_LINE } from '../src/devstack/next-steps.ts';
 import { CLOUD_RUN_DEFAULT_QUOTAS } from '../src/emulator/index.ts';
 import { createRunClients } from '../src/launcher/index.ts';
@@ -34,9 +59,14 @@ const requests = numberArg('requests', 'BURST_REQUESTS', 300);
 const invalid = numberArg('invalid', 'BURST_INVALID', 10);
 const quota = numberArg('quota', 'BURST_QUOTA', CLOUD_RUN_DEFAULT_QUOTAS.runJobPerMinute);
 const twoBridgeRequests = numberArg('two-bridge-requests', 'BURST_TWO_BRIDGE_REQUESTS', 300);
+const batchMax = numberArg('batch-max', 'BURST_BATCH_MAX', 100);
+const unbatchedMs = numberArg('unbatched-ms', 'BURST_UNBATCHED_MS', 150_000);
+const dispatchRequests = numberArg('dispatch-requests', 'BURST_DISPATCH_REQUESTS', 2000);
 const say = (line: string) => process.stderr.write(`[burst] ${line}\n`);
 
 interface NpmStartReport {
+  /** JOBBRIDGE_BATCH_MAX_REQUESTS of the run's bridge (1: one execution per request). */
+  batchMaxRequests: number;
   requests: number;
   invalid: number;
   quotaPerMinute: number;
@@ -65,19 +95,33 @@ interface NpmStartReport {
   drainOverFloor: number;
   /** wallMs ÷ floorMs. */
   wallOverFloor: number;
+  executions: number;
+  batchExecutions: number;
+  requestsPerExecution: number;
+  /** Set when the run was stopped before it settled: wallMs is then extrapolated. */
+  measuredMs?: number;
+  succeededWhenMeasured?: number;
+  wallExtrapolated?: boolean;
 }
 
 /** `[bridge] warn push delivery … outcome=budget-exceeded status=503 …`: one answered push. */
 const PUSH_ANSWER = /^\[bridge\] \w+ push delivery .*\boutcome=(\S+) status=(\d{3})\b/;
 
-function startDev(projectId: string): {
+function startDev(
+  projectId: string,
+  batchMaxRequests: number,
+): {
   child: ChildProcess;
   ready: Promise<{ env: Record<string, string>; run: string }>;
   exited: Promise<void>;
   pushAnswers: Record<string, number>;
 } {
   // Info: the bridge logs every push delivery with its status, which is how bounces are counted.
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    LOG_LEVEL: 'info',
+    JOBBRIDGE_BATCH_MAX_REQUESTS: String(batchMaxRequests),
+  };
   delete env.PUBSUB_EMULATOR_HOST;
   delete env.FIRESTORE_EMULATOR_HOST;
   const child = spawn(
@@ -133,9 +177,12 @@ function startDev(projectId: string): {
   return { child, ready, exited, pushAnswers };
 }
 
-async function throughNpmStart(): Promise<NpmStartReport> {
+async function throughNpmStart(
+  batchMaxRequests: number,
+  measureForMs: number,
+): Promise<NpmStartReport> {
   const projectId = `burst-${randomUUID().slice(0, 8)}`;
-  const dev = startDev(projectId);
+  const dev = startDev(projectId, batchMaxRequests);
   try {
     const { env, run: runHost } = await dev.ready;
     say(`jobbridge dev is ready (quota ${quota} RunJob a minute)`);
@@ -172,6 +219,7 @@ async function throughNpmStart(): Promise<NpmStartReport> {
       const all = new Set([...ids, ...bad]);
       let states: Record<string, number> = {};
       let finishedMax = 0;
+      let measuredMs: number | undefined;
       for (let lastSay = 0; ;) {
         const snap = await firestore.collection('jobs').get();
         states = {};
@@ -188,6 +236,10 @@ async function throughNpmStart(): Promise<NpmStartReport> {
         }
         open += all.size - snap.docs.filter((d) => all.has(d.id)).length;
         if (open === 0) break;
+        if (Date.now() - started > measureForMs) {
+          measuredMs = Date.now() - started;
+          break;
+        }
         if (Date.now() - started > Math.max(600_000, (requests / quota) * 60_000 * 4))
           throw new Error(`not settled: ${JSON.stringify(states)}`);
         if (Date.now() - lastSay > 15_000) {
@@ -196,18 +248,34 @@ async function throughNpmStart(): Promise<NpmStartReport> {
         }
         await new Promise((r) => setTimeout(r, 1000));
       }
-      const wallMs = finishedMax - started;
+      const succeededNow = states.succeeded ?? 0;
+      // Stopped before it settled: the wall time at the rate it reached (said in the figures).
+      const wallMs =
+        measuredMs === undefined
+          ? finishedMax - started
+          : Math.round((measuredMs * requests) / Math.max(1, succeededNow));
       const [executions] = await run.executions.listExecutions({
         parent: `projects/${projectId}/locations/local/jobs/simulate`,
       });
+      // Slices per request: its own execution, or its member slice of a batch's execution.
       const perRequest = new Map<string, number>();
+      const count = (id: string) => perRequest.set(id, (perRequest.get(id) ?? 0) + 1);
+      let batchExecutions = 0;
       for (const e of executions) {
-        const id = e.template?.containers?.[0]?.env?.find(
-          (v) => v.name === BRIDGE_EXECUTION_ENV.requestId,
-        )?.value;
-        if (id !== undefined && id !== null) perRequest.set(id, (perRequest.get(id) ?? 0) + 1);
+        const env = e.template?.containers?.[0]?.env ?? [];
+        const batchId = env.find((v) => v.name === BRIDGE_EXECUTION_ENV.batchId)?.value;
+        if (typeof batchId === 'string') {
+          batchExecutions++;
+          const batch = await firestore.collection(BATCH_COLLECTION).doc(batchId).get();
+          for (const m of (batch.get('members') ?? []) as { requestId: string }[])
+            count(m.requestId);
+          continue;
+        }
+        const id = env.find((v) => v.name === BRIDGE_EXECUTION_ENV.requestId)?.value;
+        if (typeof id === 'string') count(id);
       }
       const exactlyOne = ids.filter((id) => perRequest.get(id) === 1).length;
+      const startedCount = ids.filter((id) => (perRequest.get(id) ?? 0) > 0).length;
       const createTimes = executions.map(
         (e) =>
           Number(e.createTime?.seconds ?? 0) * 1000 + Math.floor((e.createTime?.nanos ?? 0) / 1e6),
@@ -223,6 +291,7 @@ async function throughNpmStart(): Promise<NpmStartReport> {
         .filter(([status]) => !status.startsWith('2'))
         .reduce((n, [, count]) => n + count, 0);
       return {
+        batchMaxRequests,
         requests,
         invalid,
         quotaPerMinute: quota,
@@ -232,7 +301,9 @@ async function throughNpmStart(): Promise<NpmStartReport> {
         rejected: states.rejected ?? 0,
         deadLettered,
         exactlyOneExecution: exactlyOne,
-        notExactlyOne: ids.length - exactlyOne,
+        // A run stopped early has requests not started yet: only more than one is broken then.
+        notExactlyOne:
+          measuredMs === undefined ? ids.length - exactlyOne : startedCount - exactlyOne,
         maxRunJobInAnyMinute: maxInWindow(createTimes, 60_000),
         pushAnswers: { ...dev.pushAnswers },
         bounced,
@@ -242,6 +313,12 @@ async function throughNpmStart(): Promise<NpmStartReport> {
         floorMs,
         drainOverFloor: Math.round((drainMs / floorMs) * 100) / 100,
         wallOverFloor: Math.round((wallMs / floorMs) * 100) / 100,
+        executions: executions.length,
+        batchExecutions,
+        requestsPerExecution: Math.round((startedCount / Math.max(1, executions.length)) * 10) / 10,
+        ...(measuredMs !== undefined
+          ? { measuredMs, succeededWhenMeasured: succeededNow, wallExtrapolated: true }
+          : {}),
       };
     } finally {
       await pubsub.close();
@@ -258,8 +335,118 @@ async function throughNpmStart(): Promise<NpmStartReport> {
   }
 }
 
-const npmStart = await throughNpmStart();
-say(`npm start: ${JSON.stringify(npmStart)}`);
+/** Arm 3: the dispatch side of `n` queued function requests, drained with `batchMaxRequests`. */
+async function dispatchArm(n: number, batchMaxRequests: number) {
+  return withGoogleEmulators(async (hosts) => {
+    const projectId = `burst-dispatch-${randomUUID().slice(0, 8)}`;
+    const firestore = createFirestore({ projectId, emulatorHost: hosts.firestore });
+    const emulator = await startRunEmulator({
+      jobs: { jobs: { simulate: { command: ['/bin/true'], maxRetries: 0 } } },
+      log: () => undefined,
+    });
+    const run = createRunClients({ emulatorHost: emulator.host, projectId });
+    try {
+      const launcher = new CloudRunLauncher(run, { project: projectId, region: 'local' });
+      const stores = createDispatchStores(firestore, 'jobs');
+      const admitOps = newOpCount();
+      const base = Date.now() - 60_000;
+      for (let i = 0; i < n; i += 50)
+        await Promise.all(
+          Array.from({ length: Math.min(50, n - i) }, (_, j) => {
+            const requestId = `d-${i + j}-${randomUUID()}`;
+            const request = {
+              schemaVersion: 1 as const,
+              requestId,
+              job: 'simulate',
+              function: 'simulate',
+              args: ['--steps', '1'],
+            };
+            return stores.queue.admitQueued(
+              {
+                docId: requestId,
+                requestId,
+                request,
+                source: { messageId: requestId },
+                owner: randomUUID(),
+                now: new Date(base + i + j),
+                leaseMs: 60_000,
+                retentionMs: 86_400_000,
+              },
+              'runjob-rate',
+              admitOps,
+            );
+          }),
+        );
+      const drainer = new Drainer({
+        ...stores,
+        launcher,
+        budget: new RunBudget({
+          runJobPerMinute: 1e6,
+          runJobBurst: 1e5,
+          maxConcurrentLaunches: 32,
+        }),
+        maxRetries: new MaxRetriesCache(launcher),
+        jobs: new Set(['simulate']),
+        policies: new Map([['simulate', DEFAULT_JOB_POLICY]]),
+        leaseMs: 60_000,
+        keyConcurrency: 0,
+        knowledge: new QueueKnowledge(),
+        batchMaxRequests,
+        retentionMs: 86_400_000,
+      });
+      const t0 = performance.now();
+      let started = 0;
+      const ops = newOpCount();
+      while (started < n) {
+        const r = await drainer.drain(Date.now() + 120_000);
+        started += r.started;
+        ops.reads += r.firestore.reads;
+        ops.writes += r.firestore.writes;
+        if (r.started === 0) break;
+      }
+      const ms = performance.now() - t0;
+      const [executions] = await run.executions.listExecutions({
+        parent: `projects/${projectId}/locations/local/jobs/simulate`,
+      });
+      // The dispatch's writes on job documents: every write but the batch documents' (one per batch).
+      const batchDocs = executions.filter((e) =>
+        (e.template?.containers?.[0]?.env ?? []).some(
+          (v) => v.name === BRIDGE_EXECUTION_ENV.batchId,
+        ),
+      ).length;
+      const jobDocWrites = ops.writes - 2 * batchDocs;
+      return {
+        requests: n,
+        batchMaxRequests,
+        started,
+        runJobCalls: executions.length,
+        requestsPerRunJob: Math.round((started / Math.max(1, executions.length)) * 10) / 10,
+        admission: { readsPerRequest: admitOps.reads / n, writesPerRequest: admitOps.writes / n },
+        drain: {
+          readsPerRequest: Math.round((ops.reads / n) * 100) / 100,
+          writesPerRequest: Math.round((ops.writes / n) * 100) / 100,
+        },
+        drainMs: Math.round(ms),
+        jobDocumentWritesPerSecond: Math.round((jobDocWrites / (ms / 1000)) * 10) / 10,
+        requestsStartedPerSecond: Math.round((started / (ms / 1000)) * 10) / 10,
+      };
+    } finally {
+      await run.close();
+      await emulator.stop();
+      await Promise.race([firestore.terminate(), new Promise((r) => setTimeout(r, 1000))]);
+    }
+  });
+}
+
+// Arms 1 (with and without batches) and 3 always run; arm 2 unless --skip-two-bridges.
+const npmStart = await throughNpmStart(batchMax, Number.POSITIVE_INFINITY);
+say(`npm start, batches of up to ${batchMax}: ${JSON.stringify(npmStart)}`);
+const npmStartUnbatched = await throughNpmStart(1, unbatchedMs);
+say(`npm start, one execution per request: ${JSON.stringify(npmStartUnbatched)}`);
+const dispatchBatched = await dispatchArm(dispatchRequests, batchMax);
+say(`dispatch of ${dispatchRequests}, batches: ${JSON.stringify(dispatchBatched)}`);
+const dispatchUnbatched = await dispatchArm(dispatchRequests, 1);
+say(`dispatch of ${dispatchRequests}, one per execution: ${JSON.stringify(dispatchUnbatched)}`);
 // `--two-bridge-requests 0` leaves the second arm out.
 const twoBridges: BurstReport | undefined =
   twoBridgeRequests > 0
@@ -290,11 +477,23 @@ const broken =
   npmStart.bounced !== 0 ||
   npmStart.notExactlyOne !== 0 ||
   npmStart.maxRunJobInAnyMinute > quota ||
+  npmStartUnbatched.notExactlyOne !== 0 ||
+  dispatchBatched.started !== dispatchRequests ||
+  dispatchUnbatched.started !== dispatchRequests ||
   problems.length > 0 ||
   (twoBridges !== undefined && twoBridges.deadLettered !== 0);
 process.stdout.write(
   `${JSON.stringify({
     npmStart,
+    npmStartUnbatched,
+    batchesOverOnePerExecution: {
+      wall: Math.round((npmStartUnbatched.wallMs / Math.max(1, npmStart.wallMs)) * 10) / 10,
+      requestsPerRunJob:
+        Math.round((dispatchBatched.requestsPerRunJob / dispatchUnbatched.requestsPerRunJob) * 10) /
+        10,
+    },
+    dispatchBatched,
+    dispatchUnbatched,
     ...(twoBridges ? { twoBridges: { ...twoBridgeFigures, problems: problems.length } } : {}),
   })}\n`,
 );
