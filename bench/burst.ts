@@ -44,7 +44,7 @@ import {
 } from '../src/dispatch/index.ts';
 import { startRunEmulator } from '../src/emulator/index.ts';
 import { createFirestore } from '../src/google-clients.ts';
-import { CloudRunLauncher } from '../src/launcher/index.ts';
+import { CloudRunLauncher, type Launcher } from '../src/launcher/index.ts';
 import { newOpCount } from '../src/store/job-ops.ts';
 import { READY_LINE } from '../src/devstack/next-steps.ts';
 import { CLOUD_RUN_DEFAULT_QUOTAS } from '../src/emulator/index.ts';
@@ -58,7 +58,12 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const requests = numberArg('requests', 'BURST_REQUESTS', 300);
 const invalid = numberArg('invalid', 'BURST_INVALID', 10);
 const quota = numberArg('quota', 'BURST_QUOTA', CLOUD_RUN_DEFAULT_QUOTAS.runJobPerMinute);
-const twoBridgeRequests = numberArg('two-bridge-requests', 'BURST_TWO_BRIDGE_REQUESTS', 300);
+// 0 leaves the arm out (numberArg takes only positive numbers).
+const twoBridgeRequests =
+  (process.argv[process.argv.indexOf('--two-bridge-requests') + 1] ??
+    process.env.BURST_TWO_BRIDGE_REQUESTS) === '0'
+    ? 0
+    : numberArg('two-bridge-requests', 'BURST_TWO_BRIDGE_REQUESTS', 300);
 const batchMax = numberArg('batch-max', 'BURST_BATCH_MAX', 100);
 const unbatchedMs = numberArg('unbatched-ms', 'BURST_UNBATCHED_MS', 150_000);
 const dispatchRequests = numberArg('dispatch-requests', 'BURST_DISPATCH_REQUESTS', 2000);
@@ -346,7 +351,20 @@ async function dispatchArm(n: number, batchMaxRequests: number) {
     });
     const run = createRunClients({ emulatorHost: emulator.host, projectId });
     try {
-      const launcher = new CloudRunLauncher(run, { project: projectId, region: 'local' });
+      const cloudRun = new CloudRunLauncher(run, { project: projectId, region: 'local' });
+      // Counted here: the emulator's ListExecutions answers one page of at most 1,000.
+      let runJobCalls = 0;
+      const launcher: Launcher = {
+        launch: (request) => {
+          runJobCalls++;
+          return cloudRun.launch(request);
+        },
+        findExecutionsByEnv: (job, name, value) => cloudRun.findExecutionsByEnv(job, name, value),
+        getExecution: (name) => cloudRun.getExecution(name),
+        listTasks: (name) => cloudRun.listTasks(name),
+        cancelExecution: (name) => cloudRun.cancelExecution(name),
+        getJob: (job) => cloudRun.getJob(job),
+      };
       const stores = createDispatchStores(firestore, 'jobs');
       const admitOps = newOpCount();
       const base = Date.now() - 60_000;
@@ -396,31 +414,26 @@ async function dispatchArm(n: number, batchMaxRequests: number) {
       });
       const t0 = performance.now();
       let started = 0;
+      let batches = 0;
       const ops = newOpCount();
       while (started < n) {
         const r = await drainer.drain(Date.now() + 120_000);
         started += r.started;
+        batches += r.batches;
         ops.reads += r.firestore.reads;
         ops.writes += r.firestore.writes;
         if (r.started === 0) break;
       }
       const ms = performance.now() - t0;
-      const [executions] = await run.executions.listExecutions({
-        parent: `projects/${projectId}/locations/local/jobs/simulate`,
-      });
-      // The dispatch's writes on job documents: every write but the batch documents' (one per batch).
-      const batchDocs = executions.filter((e) =>
-        (e.template?.containers?.[0]?.env ?? []).some(
-          (v) => v.name === BRIDGE_EXECUTION_ENV.batchId,
-        ),
-      ).length;
-      const jobDocWrites = ops.writes - 2 * batchDocs;
+      // The dispatch's writes on job documents: all but the batch documents' (two per batch).
+      const jobDocWrites = ops.writes - 2 * batches;
       return {
         requests: n,
         batchMaxRequests,
         started,
-        runJobCalls: executions.length,
-        requestsPerRunJob: Math.round((started / Math.max(1, executions.length)) * 10) / 10,
+        runJobCalls,
+        batches,
+        requestsPerRunJob: Math.round((started / Math.max(1, runJobCalls)) * 10) / 10,
         admission: { readsPerRequest: admitOps.reads / n, writesPerRequest: admitOps.writes / n },
         drain: {
           readsPerRequest: Math.round((ops.reads / n) * 100) / 100,
