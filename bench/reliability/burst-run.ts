@@ -194,7 +194,9 @@ export async function runBurst(options: BurstOptions): Promise<BurstReport> {
     })();
     if (options.killEveryMs) {
       const [minMs, maxMs] = options.killEveryMs;
-      for (const bridge of bridges) bridge.startChaos(minMs, maxMs, random);
+      // Each bridge's first kill comes while the burst is still arriving (staggered, so one
+      // bridge is up), then at random: a burst that settles in seconds still meets them.
+      bridges.forEach((bridge, i) => bridge.startChaos(minMs, maxMs, random, 1000 + i * 1500));
     }
     const started = performance.now();
     const docIds = new Map<string, 'valid' | 'invalid'>();

@@ -115,6 +115,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const { jobs, baseDir } = await loadJobFile(JOBS_FILE);
   const compileCache = join(tmpdir(), 'jobbridge-chaos-compile-cache');
   mkdirSync(compileCache, { recursive: true });
+  let faultsInjected = 0;
   const emulator = await startRunEmulator({
     jobs,
     baseDir,
@@ -126,7 +127,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       LOG_LEVEL: 'warn',
       NODE_COMPILE_CACHE: compileCache,
     },
-    log: () => undefined,
+    // Counted where they happen: a fault met by a drain leaves no push-delivery line.
+    log: (line) => {
+      if (line.includes('injected fault')) faultsInjected++;
+    },
     quotas: quota,
     ...(options.faults
       ? { faults: { runJobUnavailableRate: 0.1, runJobResourceExhaustedRate: 0.1 } }
@@ -246,7 +250,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       invalid: plan.publishes.filter((p) => p.kind === 'invalid').length,
       distinctValid: plan.valid.size,
       bridgeRestarts: bridge.restarts,
-      runJobFaultsInjected: bridge.counts.injectedRunJobFaults,
+      runJobFaultsInjected: faultsInjected,
       workersKilled: plan.killed.size,
       reconcilerActions,
       bridgeOutcomes: bridge.counts.outcomes,

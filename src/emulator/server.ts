@@ -43,17 +43,19 @@ function unary(
 const str = (value: unknown): string => (typeof value === 'string' ? value : '');
 const num = (value: unknown): number => (typeof value === 'number' ? value : 0);
 
-/** Rolls the dice of fault injection for one RunJob call. */
-async function injectFaults(faults: FaultOptions): Promise<void> {
+/** Rolls the dice of fault injection for one RunJob call; each fault it injects is logged. */
+async function injectFaults(faults: FaultOptions, log: (line: string) => void): Promise<void> {
   if (faults.runJobLatencyMs)
     await new Promise((resolve) => setTimeout(resolve, faults.runJobLatencyMs));
   if (faults.runJobUnavailableRate && Math.random() < faults.runJobUnavailableRate) {
+    log('[emulator] RunJob: injected fault UNAVAILABLE');
     throw new StatusError(
       grpc.status.UNAVAILABLE,
       'The service is currently unavailable (injected fault).',
     );
   }
   if (faults.runJobResourceExhaustedRate && Math.random() < faults.runJobResourceExhaustedRate) {
+    log('[emulator] RunJob: injected fault RESOURCE_EXHAUSTED');
     throw new StatusError(
       grpc.status.RESOURCE_EXHAUSTED,
       'Quota exceeded for RunJob requests (injected fault).',
@@ -100,7 +102,7 @@ export async function startRunEmulator(options: RunEmulatorOptions): Promise<Sta
       GetJob: (req) => registry.getJob(str(req.name)),
       ListJobs: (req) => ({ jobs: registry.listJobs(str(req.parent)), nextPageToken: '' }),
       RunJob: async (req) => {
-        await injectFaults(faults);
+        await injectFaults(faults, log);
         return registry.runJob(
           str(req.name),
           req.overrides as OverridesMessage | null,
