@@ -8,7 +8,7 @@ import {
   type JobState,
 } from '../contract/index.ts';
 import { isNotFound, isPreconditionFailure } from '../errors/index.ts';
-import type { ExecutionSummary, Launcher } from '../launcher/index.ts';
+import type { ExecutionSummary, Launcher, TaskSummary } from '../launcher/index.ts';
 import { JobReconciles } from '../store/job-reconcile-store.ts';
 import type { JobView } from '../store/job-view.ts';
 import type { BatchMemberView, JobReconcileStore } from '../store/port.ts';
@@ -19,6 +19,7 @@ import {
   RECONCILE_ERROR_CODES,
   taskTruth,
   type ExecutionOutcome,
+  type MemberOutcome,
 } from './execution-outcome.ts';
 
 /** What the reconciler did with one job. */
@@ -237,51 +238,19 @@ async function reconcileExecution(ctx: JobContext, view: JobView): Promise<JobAc
     if (members !== undefined && self !== undefined)
       return reconcileMember(ctx, view, { executionName, execution, outcome, members, self });
   }
-  if (outcome !== undefined) {
-    let error = outcome.error;
-    if (outcome.state !== 'succeeded') {
-      // Per-task truth from Cloud Run: which tasks failed and why, which never started. Task
-      // documents the workers could not finish (killed before or while writing) get their end
-      // first, so that the job's counts and its tasks' states agree.
-      const truth = taskTruth(
-        executionName,
-        await ctx.launcher.listTasks(executionName),
-        execution.completionTime ?? ctx.now,
-      );
-      // What the workers wrote, read before the reconciler writes for them.
-      const evidence =
-        error && outcome.state === 'failed' ? await store.workerEvidence(view.docId) : '';
-      const corrected = await store.recordTaskEnds(view.docId, truth.ends, ctx.now);
-      if (error && outcome.state === 'failed') {
-        const fixed =
-          corrected.length > 0
-            ? `; task document(s) ${corrected.join(', ')} recorded from Cloud Run (the worker did not)`
-            : '';
-        error = {
-          ...error,
-          message: `${error.message}; ${truth.summary}; ${evidence}${fixed}`.slice(0, 2000),
-        };
-      }
-    }
-    // The execution's counts are the truth once it has ended, whatever the workers managed to write.
-    const written = await store.recordExecutionEnded(
+  if (outcome !== undefined)
+    return recordEnded(
+      ctx,
       view,
+      executionName,
+      execution,
       {
-        state: outcome.state,
-        error,
-        executionName,
+        ...outcome,
         succeededCount: execution.succeededCount,
         failedCount: execution.failedCount,
-        completionTime: execution.completionTime ?? null,
-        startTime: execution.startTime ?? null,
       },
-      ctx.now,
+      () => ctx.launcher.listTasks(executionName),
     );
-    return action(view, written ? outcome.state : 'raced', {
-      ...(error ? { reason: error.code } : {}),
-      executionName,
-    });
-  }
   if (view.cancelRequested) {
     await cancelExecution(ctx.launcher, executionName);
     const written = await store.recordCancelSent(view, ctx.now);
@@ -333,23 +302,43 @@ async function reconcileMember(
     .filter((t) => t.index >= self.offset && t.index < self.offset + self.taskCount)
     .map((t) => ({ ...t, index: t.index - self.offset }));
   const ended = memberOutcome(outcome, mine, self.taskCount, view.cancelRequested);
-  const completedAt = execution.completionTime ?? ctx.now;
-  const truth = taskTruth(executionName, mine, completedAt);
+  return recordEnded(ctx, view, executionName, execution, ended, () => Promise.resolve(mine));
+}
+
+/**
+ * Records the end of a job from its ended execution (or its slice of a batch's): unless it
+ * succeeded, Cloud Run's per-task truth first ends the task documents the workers could not
+ * finish (killed before or while writing), so that the job's counts and its tasks' states agree,
+ * and a failure's message names which tasks failed and why, and what the workers wrote.
+ */
+async function recordEnded(
+  ctx: JobContext,
+  view: JobView,
+  executionName: string,
+  execution: ExecutionSummary,
+  ended: MemberOutcome,
+  tasks: () => Promise<TaskSummary[]>,
+): Promise<JobAction> {
+  const store = storeOf(ctx);
   let error = ended.error;
-  if (error && ended.state === 'failed') {
-    const evidence = await store.workerEvidence(view.docId);
+  if (ended.state !== 'succeeded') {
+    const truth = taskTruth(executionName, await tasks(), execution.completionTime ?? ctx.now);
+    const failed = error !== null && ended.state === 'failed';
+    // What the workers wrote, read before the reconciler writes for them.
+    const evidence = failed ? await store.workerEvidence(view.docId) : '';
     const corrected = await store.recordTaskEnds(view.docId, truth.ends, ctx.now);
-    const fixed =
-      corrected.length > 0
-        ? `; task document(s) ${corrected.join(', ')} recorded from Cloud Run (the worker did not)`
-        : '';
-    error = {
-      ...error,
-      message: `${error.message}; ${truth.summary}; ${evidence}${fixed}`.slice(0, 2000),
-    };
-  } else if (ended.state !== 'succeeded') {
-    await store.recordTaskEnds(view.docId, truth.ends, ctx.now);
+    if (error !== null && failed) {
+      const fixed =
+        corrected.length > 0
+          ? `; task document(s) ${corrected.join(', ')} recorded from Cloud Run (the worker did not)`
+          : '';
+      error = {
+        ...error,
+        message: `${error.message}; ${truth.summary}; ${evidence}${fixed}`.slice(0, 2000),
+      };
+    }
   }
+  // The execution's counts are the truth once it has ended, whatever the workers managed to write.
   const written = await store.recordExecutionEnded(
     view,
     {
