@@ -16,9 +16,9 @@ import {
   type ErrorInfo,
   type QueueReason,
 } from '../contract/index.ts';
-import { LEASE_CLEARED } from './job-claim-document.ts';
+import { LEASE_CLEARED, leaseTaken } from './job-claim-document.ts';
 import type { OpCount } from './job-ops.ts';
-import type { DispatchRecord } from './job-repository.ts';
+import { dispatchedPatch, type DispatchRecord } from './job-repository.ts';
 import type {
   AbandonedBatch,
   BatchClaimInput,
@@ -128,13 +128,9 @@ export class BatchStore implements JobBatchStore {
       });
       for (const [i, c] of kept.entries()) {
         tx.update(this.jobRef(c.entry.docId), {
-          state: 'dispatching',
-          'dispatch.leaseOwner': input.owner,
-          'dispatch.leaseExpiresAt': expiresAt,
-          'dispatch.attempts': c.entry.attempts + 1,
+          ...leaseTaken(input.owner, expiresAt, c.entry.attempts + 1, input.now),
           'dispatch.batchId': input.batchId,
           'dispatch.taskOffset': members[i]?.offset ?? 0,
-          updatedAt: input.now,
         });
       }
       ops.writes += kept.length + 1;
@@ -161,18 +157,7 @@ export class BatchStore implements JobBatchStore {
         dispatchedAt: now,
         updatedAt: now,
       }),
-      // A worker of this very execution may already have moved its member on (running, …).
-      member: (state) => ({
-        ...(state === 'dispatching' ? { state: 'dispatched' } : {}),
-        ...LEASE_CLEARED,
-        'dispatch.operationName': record.operationName,
-        'dispatch.executionName': record.executionName,
-        'dispatch.adopted': record.adopted,
-        // Started: the request lives on in the batch document; the job document drops it.
-        pendingRequest: FieldValue.delete(),
-        dispatchedAt: now,
-        updatedAt: now,
-      }),
+      member: (state) => dispatchedPatch(state, record, now),
     });
   }
 

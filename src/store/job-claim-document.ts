@@ -4,6 +4,7 @@ import {
   type FieldIssue,
   type JobDocument,
   type JobRequest,
+  type QueueReason,
   type RequestSource,
 } from '../contract/index.ts';
 
@@ -72,6 +73,20 @@ export const LEASE_CLEARED = {
   'dispatch.leaseExpiresAt': null,
 } as const;
 
+/**
+ * Takes the dispatch lease for `owner` until `expiresAt`, as the `attempts`-th holder: a claim's
+ * takeover, a queued entry's lease, a batch member's claim.
+ */
+export function leaseTaken(owner: string, expiresAt: Date, attempts: number, now: Date) {
+  return {
+    state: 'dispatching',
+    'dispatch.leaseOwner': owner,
+    'dispatch.leaseExpiresAt': expiresAt,
+    'dispatch.attempts': attempts,
+    updatedAt: now,
+  } as const;
+}
+
 /** The `dispatch` of a document no delivery holds or ever held. */
 export const NO_DISPATCH = { leaseOwner: null, leaseExpiresAt: null, attempts: 0 };
 
@@ -100,6 +115,16 @@ export function claimDocument(input: ClaimInput): JobDocument {
     createdAt: input.now,
     updatedAt: input.now,
     expireAt: new Date(input.now.getTime() + input.retentionMs),
+  };
+}
+
+/** The `queued` document of an admitted request that may not start now, waiting for `reason`. */
+export function queuedDocument(input: ClaimInput, reason: QueueReason): JobDocument {
+  return {
+    ...claimDocument(input),
+    state: 'queued',
+    queue: { reason, queuedAt: input.now, checkStarted: false },
+    dispatch: { ...NO_DISPATCH },
   };
 }
 

@@ -1,16 +1,17 @@
-import type { DocumentSnapshot, Firestore, Timestamp } from '@google-cloud/firestore';
+import type { DocumentSnapshot, Timestamp } from '@google-cloud/firestore';
 import { ACTIVE_JOB_STATES, type QueueReason } from '../contract/index.ts';
+import { isNotFound, isPreconditionFailure } from '../errors/index.ts';
 import {
-  grpcError,
-  isAlreadyExists,
-  isNotFound,
-  isPreconditionFailure,
-  status,
-} from '../errors/index.ts';
-import { claimDocument, NO_DISPATCH, type ClaimInput } from './job-claim-document.ts';
+  claimDocument,
+  leaseTaken,
+  queuedDocument,
+  type ClaimInput,
+} from './job-claim-document.ts';
+import { JobCollection } from './job-collection.ts';
 import type { OpCount } from './job-ops.ts';
 import {
   cancelledPatch,
+  createOrRead,
   existingJob,
   type ClaimResult,
   type ExistingJob,
@@ -60,19 +61,7 @@ function entryOf(snap: DocumentSnapshot): QueueEntry {
  * dispatch.leaseExpiresAt ASC) for `abandoned`, and for keyed requests (concurrencyKey ASC,
  * state ASC).
  */
-export class JobQueue implements JobQueueStore {
-  private readonly firestore: Firestore;
-  private readonly collection: string;
-
-  constructor(firestore: Firestore, collection: string) {
-    this.firestore = firestore;
-    this.collection = collection;
-  }
-
-  private ref(docId: string) {
-    return this.firestore.collection(this.collection).doc(docId);
-  }
-
+export class JobQueue extends JobCollection implements JobQueueStore {
   /**
    * Admits a request that may not start now: one `create()` of its `queued` document (1 write,
    * 0 reads), or, when the request id exists already, a read of that document (1 read).
@@ -82,23 +71,9 @@ export class JobQueue implements JobQueueStore {
     reason: QueueReason,
     ops: OpCount,
   ): Promise<{ kind: 'queued' } | { kind: 'existing'; job: ExistingJob }> {
-    const ref = this.ref(input.docId);
-    try {
-      ops.writes++;
-      await ref.create({
-        ...claimDocument(input),
-        state: 'queued',
-        queue: { reason, queuedAt: input.now, checkStarted: false },
-        dispatch: { ...NO_DISPATCH },
-      });
-      return { kind: 'queued' };
-    } catch (err: unknown) {
-      if (!isAlreadyExists(err)) throw err;
-    }
-    ops.reads++;
-    const snap = await ref.get();
-    if (!snap.exists) throw grpcError(status.ABORTED, 'job document vanished during admission');
-    return { kind: 'existing', job: existingJob(input.docId, snap) };
+    const doc = queuedDocument(input, reason);
+    const made = await createOrRead(this.ref(input.docId), doc, ops, 'admission');
+    return made.kind === 'created' ? { kind: 'queued' } : made;
   }
 
   /**
@@ -125,12 +100,7 @@ export class JobQueue implements JobQueueStore {
         tx.create(ref, claimDocument(input));
         return { kind: 'claimed' as const };
       }
-      tx.create(ref, {
-        ...claimDocument(input),
-        state: 'queued',
-        queue: { reason: 'concurrency-key', queuedAt: input.now, checkStarted: false },
-        dispatch: { ...NO_DISPATCH },
-      });
+      tx.create(ref, queuedDocument(input, 'concurrency-key'));
       return { kind: 'queued' as const };
     });
     if (decided.kind === 'existing')
@@ -186,13 +156,7 @@ export class JobQueue implements JobQueueStore {
     try {
       ops.writes++;
       const result = await this.ref(entry.docId).update(
-        {
-          state: 'dispatching',
-          'dispatch.leaseOwner': owner,
-          'dispatch.leaseExpiresAt': new Date(now.getTime() + leaseMs),
-          'dispatch.attempts': entry.attempts + 1,
-          updatedAt: now,
-        },
+        leaseTaken(owner, new Date(now.getTime() + leaseMs), entry.attempts + 1, now),
         { lastUpdateTime: entry.updateTime },
       );
       return { docId: entry.docId, owner, writeTime: result.writeTime };
@@ -224,13 +188,7 @@ export class JobQueue implements JobQueueStore {
       const inUse = (await tx.get(this.keySlots(key))).data().count;
       if (inUse >= keyConcurrency) return 'key-busy';
       ops.writes++;
-      tx.update(ref, {
-        state: 'dispatching',
-        'dispatch.leaseOwner': owner,
-        'dispatch.leaseExpiresAt': new Date(now.getTime() + leaseMs),
-        'dispatch.attempts': entry.attempts + 1,
-        updatedAt: now,
-      });
+      tx.update(ref, leaseTaken(owner, new Date(now.getTime() + leaseMs), entry.attempts + 1, now));
       return 'leased';
     });
     if (taken === 'raced') return undefined;

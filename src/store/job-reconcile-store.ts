@@ -2,7 +2,6 @@ import {
   FieldPath,
   Timestamp,
   type DocumentData,
-  type Firestore,
   type Query,
   type UpdateData,
 } from '@google-cloud/firestore';
@@ -19,6 +18,7 @@ import {
 import { isAlreadyExists } from '../errors/index.ts';
 import { guardedUpdate } from './guarded-write.ts';
 import { LEASE_CLEARED } from './job-claim-document.ts';
+import { JobCollection } from './job-collection.ts';
 import { jobView, millisOf, type JobView } from './job-view.ts';
 import type {
   BatchMemberView,
@@ -48,19 +48,7 @@ function sameLease(view: JobView): (data: DocumentData) => boolean {
  * the job and writes only if it is still what the reconciler decided on (`guardedUpdate`), so a
  * worker's or a bridge's newer write wins and the call answers `false` ("raced").
  */
-export class JobReconciles implements JobReconcileStore {
-  private readonly firestore: Firestore;
-  private readonly collection: string;
-
-  constructor(firestore: Firestore, collection: string) {
-    this.firestore = firestore;
-    this.collection = collection;
-  }
-
-  private ref(docId: string) {
-    return this.firestore.collection(this.collection).doc(docId);
-  }
-
+export class JobReconciles extends JobCollection implements JobReconcileStore {
   private guarded(
     view: JobView,
     guard: { to?: JobState; sameLease?: boolean; from?: JobState },

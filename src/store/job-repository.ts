@@ -3,7 +3,6 @@ import {
   type DocumentData,
   type DocumentReference,
   type DocumentSnapshot,
-  type Firestore,
   type Timestamp,
   type UpdateData,
 } from '@google-cloud/firestore';
@@ -12,12 +11,14 @@ import { grpcError, isAlreadyExists, isPreconditionFailure, status } from '../er
 import {
   claimDocument,
   LEASE_CLEARED,
+  leaseTaken,
   pendingRequestOf,
   rejectedDocument,
   requestFields,
   type ClaimInput,
   type RejectionInput,
 } from './job-claim-document.ts';
+import { JobCollection } from './job-collection.ts';
 import type { OpCount } from './job-ops.ts';
 import type { ClaimResult, DispatchRecord, ExistingJob, JobDispatchStore, Lease } from './port.ts';
 
@@ -52,6 +53,30 @@ export function existingJob(docId: string, snap: DocumentSnapshot): ExistingJob 
   };
 }
 
+/**
+ * Creates the job document `doc` at `ref` (1 write) or, when its id exists already, reads the
+ * document there (1 read). `during` names the step for the error when that document was deleted
+ * between the two calls (TTL): the next delivery starts afresh.
+ */
+export async function createOrRead(
+  ref: DocumentReference,
+  doc: JobDocument,
+  ops: OpCount,
+  during: string,
+): Promise<{ kind: 'created'; writeTime: Timestamp } | { kind: 'existing'; job: ExistingJob }> {
+  try {
+    ops.writes++;
+    const result = await ref.create(doc);
+    return { kind: 'created', writeTime: result.writeTime };
+  } catch (err: unknown) {
+    if (!isAlreadyExists(err)) throw err;
+  }
+  ops.reads++;
+  const snap = await ref.get();
+  if (!snap.exists) throw grpcError(status.ABORTED, `job document vanished during ${during}`);
+  return { kind: 'existing', job: existingJob(ref.id, snap) };
+}
+
 /** A job that was never launched, ended by a cancel. */
 export function cancelledPatch(now: Date): Patch {
   return {
@@ -65,42 +90,39 @@ export function cancelledPatch(now: Date): Patch {
 }
 
 /**
+ * The execution a job (a single request, or a batch member) was started in, lease cleared. A
+ * worker of this very execution may already have moved the job on (running, …), so only a job
+ * still `dispatching` becomes `dispatched`. Started: the job document drops its pending request
+ * and env values (a batch member's request lives on in the batch document).
+ */
+export function dispatchedPatch(state: string, record: DispatchRecord, now: Date): Patch {
+  return {
+    ...(state === 'dispatching' ? { state: 'dispatched' } : {}),
+    ...LEASE_CLEARED,
+    'dispatch.operationName': record.operationName,
+    'dispatch.executionName': record.executionName,
+    'dispatch.adopted': record.adopted,
+    pendingRequest: FieldValue.delete(),
+    dispatchedAt: now,
+    updatedAt: now,
+  };
+}
+
+/**
  * The Firestore side of the dedup-and-dispatch protocol on `jobs/{id}`. A fresh request costs
  * two writes and no read: an atomic `create()` claims it, and an update preconditioned on the
  * claim's own write time records the dispatch. Reads happen only when a claim fails or a
  * precondition does (someone else wrote). Every call counts its operations into `ops`.
  */
-export class JobRepository implements JobDispatchStore {
-  private readonly firestore: Firestore;
-  private readonly collection: string;
-
-  constructor(firestore: Firestore, collection: string) {
-    this.firestore = firestore;
-    this.collection = collection;
-  }
-
-  ref(docId: string): DocumentReference {
-    return this.firestore.collection(this.collection).doc(docId);
-  }
-
+export class JobRepository extends JobCollection implements JobDispatchStore {
   /** Creates the `dispatching` document with our lease, or reads the one already there. */
   async claim(input: ClaimInput, ops: OpCount): Promise<ClaimResult> {
-    const ref = this.ref(input.docId);
-    try {
-      ops.writes++;
-      const result = await ref.create(claimDocument(input));
-      return {
-        kind: 'claimed',
-        lease: { docId: input.docId, owner: input.owner, writeTime: result.writeTime },
-      };
-    } catch (err: unknown) {
-      if (!isAlreadyExists(err)) throw err;
-    }
-    ops.reads++;
-    const snap = await ref.get();
-    // Deleted between the two calls (TTL): the next delivery claims it afresh.
-    if (!snap.exists) throw grpcError(status.ABORTED, 'job document vanished during claim');
-    return { kind: 'existing', job: existingJob(input.docId, snap) };
+    const made = await createOrRead(this.ref(input.docId), claimDocument(input), ops, 'claim');
+    if (made.kind === 'existing') return made;
+    return {
+      kind: 'claimed',
+      lease: { docId: input.docId, owner: input.owner, writeTime: made.writeTime },
+    };
   }
 
   /**
@@ -116,12 +138,13 @@ export class JobRepository implements JobDispatchStore {
     const update: Patch = {
       ...requestFields(input.request),
       pendingRequest: pendingRequestOf(input.request),
-      state: 'dispatching',
       source: input.source,
-      'dispatch.leaseOwner': input.owner,
-      'dispatch.leaseExpiresAt': new Date(input.now.getTime() + input.leaseMs),
-      'dispatch.attempts': existing.attempts + 1,
-      updatedAt: input.now,
+      ...leaseTaken(
+        input.owner,
+        new Date(input.now.getTime() + input.leaseMs),
+        existing.attempts + 1,
+        input.now,
+      ),
     };
     try {
       ops.writes++;
@@ -165,18 +188,7 @@ export class JobRepository implements JobDispatchStore {
     now: Date,
     ops: OpCount,
   ): Promise<boolean> {
-    return this.whileLeased(lease, ops, (state) => ({
-      // A worker of this very execution may already have moved the job on (running, …).
-      ...(state === 'dispatching' ? { state: 'dispatched' as const } : {}),
-      ...LEASE_CLEARED,
-      'dispatch.operationName': record.operationName,
-      'dispatch.executionName': record.executionName,
-      'dispatch.adopted': record.adopted,
-      // Started: the request (and its env values) is no longer needed in the document.
-      pendingRequest: FieldValue.delete(),
-      dispatchedAt: now,
-      updatedAt: now,
-    }));
+    return this.whileLeased(lease, ops, (state) => dispatchedPatch(state, record, now));
   }
 
   /** Gives the lease up after a retryable error, so the redelivery can take over at once. */
