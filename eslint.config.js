@@ -34,10 +34,11 @@ export default tseslint.config(
     extends: [tseslint.configs.disableTypeChecked],
   },
   {
-    // The dashboard's browser script (src/ui/): the page's globals, nothing of Node's.
+    // The dashboard's browser script (src/ui/), an ES module bundled by esbuild (src/ui/assets.ts):
+    // the page's globals, nothing of Node's.
     files: ['src/ui/client/**/*.js'],
     languageOptions: {
-      sourceType: 'script',
+      sourceType: 'module',
       globals: Object.fromEntries(
         ['window', 'document', 'EventSource', 'HTMLFormElement', 'fetch', 'setInterval'].map(
           (name) => [name, 'readonly'],

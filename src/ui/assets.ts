@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { BuildOptions, buildSync } from 'esbuild';
 
 /** A static file of the page, held in memory. */
 export interface Asset {
@@ -31,11 +33,39 @@ export function assetDir(moduleDir = dirname(fileURLToPath(import.meta.url))): s
   );
 }
 
+/**
+ * How esbuild turns `client/<name>` into what the browser gets: the script bundled with what it
+ * imports from the server's modules (`format.ts`), so a formatting rule has one home. The build
+ * (`build-assets.ts`) writes it into dist/ui/, minified.
+ */
+export const CLIENT_BUILD: BuildOptions = {
+  bundle: true,
+  format: 'iife',
+  target: ['chrome120', 'firefox120', 'safari17'],
+  logLevel: 'warning',
+  legalComments: 'none',
+};
+
+/**
+ * The asset `name` of `dir`. The built ones (dist/ui/) are read as they are; the sources
+ * (`client/`) are bundled here, at start-up, with esbuild: a development dependency that every
+ * checkout has, loaded only then, so neither the package nor the image needs it.
+ */
+function readAsset(dir: string, name: AssetName): Buffer {
+  const file = join(dir, name);
+  if (dir !== join(import.meta.dirname, 'client')) return readFileSync(file);
+  const esbuild = createRequire(import.meta.url)('esbuild') as { buildSync: typeof buildSync };
+  const built = esbuild.buildSync({ ...CLIENT_BUILD, entryPoints: [file], write: false });
+  const out = built.outputFiles?.[0];
+  if (!out) throw new Error(`esbuild wrote nothing for ${file}`);
+  return Buffer.from(out.contents);
+}
+
 /** Reads every asset once, at start-up: a missing one fails the start, not a page view. */
 export function loadAssets(dir = assetDir()): Map<AssetName, Asset> {
   const assets = new Map<AssetName, Asset>();
   for (const [name, type] of Object.entries(ASSET_FILES) as [AssetName, string][]) {
-    const body = readFileSync(join(dir, name));
+    const body = readAsset(dir, name);
     const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
     assets.set(name, { body, type: `${type}; charset=utf-8`, etag });
   }

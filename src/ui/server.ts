@@ -201,6 +201,9 @@ export function buildUiServer(deps: UiServerDeps): UiServer {
           <p><a href="/">Back to the jobs</a></p>`,
       }),
     );
+  /** A page whose Firestore read failed: 503, with what could not be done and why. */
+  const unavailablePage = (reply: FastifyReply, title: string, what: string, err: unknown) =>
+    errorPage(reply, 503, title, `Firestore could not ${what}: ${messageOf(err)}`);
 
   // The publish form posts urlencoded fields; nothing else is read from a body.
   app.addContentTypeParser(
@@ -252,12 +255,7 @@ export function buildUiServer(deps: UiServerDeps): UiServer {
       );
     } catch (err: unknown) {
       logger.warn({ err: messageOf(err) }, 'jobs page failed');
-      return errorPage(
-        reply,
-        503,
-        'Jobs unavailable',
-        `Firestore could not list the jobs: ${messageOf(err)}`,
-      );
+      return unavailablePage(reply, 'Jobs unavailable', 'list the jobs', err);
     } finally {
       feed.close();
     }
@@ -329,12 +327,7 @@ export function buildUiServer(deps: UiServerDeps): UiServer {
         }),
       );
     } catch (err: unknown) {
-      return errorPage(
-        reply,
-        503,
-        'Job unavailable',
-        `Firestore could not read the job: ${messageOf(err)}`,
-      );
+      return unavailablePage(reply, 'Job unavailable', 'read the job', err);
     } finally {
       feed.close();
     }
@@ -363,28 +356,24 @@ export function buildUiServer(deps: UiServerDeps): UiServer {
     void stream.closed.then(() => feed.close());
   });
 
+  /** The publish form's pages where there is nothing to publish to (only under jobbridge dev). */
+  const publishNotHere = (reply: FastifyReply) =>
+    errorPage(
+      reply,
+      404,
+      'Not here',
+      'Publishing from the dashboard is only offered under jobbridge dev.',
+    );
   const publishPage = (reply: FastifyReply, status: number, body: ReturnType<typeof publishBody>) =>
     sendPage(reply, status, page({ title: 'Publish', current: 'publish', canPublish, body }));
 
   app.get('/publish', (_req, reply) => {
-    if (!deps.publish)
-      return errorPage(
-        reply,
-        404,
-        'Not here',
-        'Publishing from the dashboard is only offered under jobbridge dev.',
-      );
+    if (!deps.publish) return publishNotHere(reply);
     return publishPage(reply, 200, publishBody({ jobs: deps.publish.jobs }));
   });
 
   app.post('/publish', async (req, reply) => {
-    if (!deps.publish)
-      return errorPage(
-        reply,
-        404,
-        'Not here',
-        'Publishing from the dashboard is only offered under jobbridge dev.',
-      );
+    if (!deps.publish) return publishNotHere(reply);
     if (!sameOrigin(req))
       return errorPage(
         reply,

@@ -27,7 +27,17 @@ describe("the ui's assets", () => {
     expect(script).toContain('EventSource');
     // Minified: no comment survives.
     expect(script).not.toContain('// ');
+    // Bundled: the server's duration format is inside, no import is left for the browser.
+    expect(script).toContain(' min ');
+    expect(script).not.toMatch(/\bimport\s*[{*]/);
     expect(assets.get('app.css')?.body.toString('utf8')).toContain('progress');
+  });
+
+  it('are bundled at start-up when run from source, with what the script imports', () => {
+    const script = loadAssets().get('app.js')?.body.toString('utf8') ?? '';
+    expect(script).toContain('EventSource');
+    expect(script).toContain('function formatDuration(');
+    expect(script).not.toMatch(/\bimport\s*[{*]/);
   });
 
   it('name what is missing when neither the sources nor the build are there', async () => {

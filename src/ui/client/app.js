@@ -1,22 +1,10 @@
 // The dashboard's only script: applies the server's pushed updates (server-sent events) to the
 // page's live regions, keeps ages and run times current from the local clock, and sends cancel
-// without leaving the page. Without it the pages still work, just not live.
-'use strict';
+// without leaving the page. Without it the pages still work, just not live. Durations are
+// formatted by the server's own module (bundled in: src/ui/assets.ts).
+import { formatDuration } from '../format.ts';
 
 (() => {
-  /** `1.2 s`, `3 min 4 s`, `2 h 5 min`, `3 d 4 h`, as the server formats durations. */
-  const formatDuration = (ms) => {
-    if (!Number.isFinite(ms) || ms < 0) return '-';
-    if (ms < 10_000) return `${(ms / 1000).toFixed(1)} s`;
-    const s = Math.floor(ms / 1000);
-    if (s < 60) return `${s} s`;
-    const m = Math.floor(s / 60);
-    if (m < 60) return `${m} min ${s % 60} s`;
-    const h = Math.floor(m / 60);
-    if (h < 24) return `${h} h ${m % 60} min`;
-    return `${Math.floor(h / 24)} d ${h % 24} h`;
-  };
-
   const tick = () => {
     const now = Date.now();
     for (const el of document.querySelectorAll('time[data-age]')) {
