@@ -4,12 +4,14 @@ import { canonicalJson, DIGEST_PREFIX } from './digest.ts';
 import { jobDocumentId } from './document-id.ts';
 import { LIMITS, MAX_BATCH_CONTENT_BYTES, MAX_BATCH_TASKS } from './limits.ts';
 import {
-  FUNCTION_NAME_PATTERN,
-  JOB_NAME_PATTERN,
   ValidationError,
   fieldIssues,
+  functionNameSchema,
   jobArgsSchema,
   jobEnvSchema,
+  jobNameSchema,
+  taskCountSchema,
+  timeoutSecondsSchema,
 } from './request.ts';
 
 /**
@@ -77,14 +79,8 @@ const memberSchema = z.strictObject({
     .refine((s) => s.isWellFormed(), 'must not contain lone surrogates (not valid Unicode)'),
   documentId: z.string(),
   offset: z.number().int('must be an integer').min(0, 'must be at least 0'),
-  taskCount: z
-    .number()
-    .int('must be an integer')
-    .min(LIMITS.taskCountMin, `must be at least ${LIMITS.taskCountMin}`)
-    .max(LIMITS.taskCountMax, `must be at most ${LIMITS.taskCountMax}`),
-  function: z
-    .string()
-    .regex(FUNCTION_NAME_PATTERN, 'must be a function name ([A-Za-z][A-Za-z0-9_-]*, at most 63)'),
+  taskCount: taskCountSchema,
+  function: functionNameSchema,
   args: jobArgsSchema,
   env: jobEnvSchema,
 });
@@ -92,15 +88,8 @@ const memberSchema = z.strictObject({
 /** The content fields of a batch document; the document's other fields are not checked here. */
 const batchContentSchema = z
   .object({
-    job: z
-      .string()
-      .regex(JOB_NAME_PATTERN, 'must be a Cloud Run job name ([a-z][-a-z0-9]*, at most 63)'),
-    timeoutSeconds: z
-      .number()
-      .int('must be an integer')
-      .min(LIMITS.timeoutSecondsMin, `must be at least ${LIMITS.timeoutSecondsMin}`)
-      .max(LIMITS.timeoutSecondsMax, `must be at most ${LIMITS.timeoutSecondsMax} (168 h)`)
-      .optional(),
+    job: jobNameSchema,
+    timeoutSeconds: timeoutSecondsSchema.optional(),
     members: z
       .array(memberSchema)
       .min(1, 'must have at least one member')

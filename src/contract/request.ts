@@ -74,6 +74,30 @@ export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const LABEL_KEY_PATTERN = /^[a-z][a-z0-9_-]*$/;
 export const LABEL_VALUE_PATTERN = /^[a-z0-9_-]*$/;
 
+/** A Cloud Run job's name, as a request or a batch names it. */
+export const jobNameSchema = z
+  .string()
+  .regex(JOB_NAME_PATTERN, 'must be a Cloud Run job name ([a-z][-a-z0-9]*, at most 63)');
+
+/** A job function's name, as a request or a batch member names it. */
+export const functionNameSchema = z
+  .string()
+  .regex(FUNCTION_NAME_PATTERN, 'must be a function name ([A-Za-z][A-Za-z0-9_-]*, at most 63)');
+
+/** A task count, as a request or a batch member asks for it. */
+export const taskCountSchema = z
+  .number()
+  .int('must be an integer')
+  .min(LIMITS.taskCountMin, `must be at least ${LIMITS.taskCountMin}`)
+  .max(LIMITS.taskCountMax, `must be at most ${LIMITS.taskCountMax}`);
+
+/** A task's timeout, as a request or a batch asks for it. */
+export const timeoutSecondsSchema = z
+  .number()
+  .int('must be an integer')
+  .min(LIMITS.timeoutSecondsMin, `must be at least ${LIMITS.timeoutSecondsMin}`)
+  .max(LIMITS.timeoutSecondsMax, `must be at most ${LIMITS.timeoutSecondsMax} (168 h)`);
+
 export const requestIdSchema = z
   .string()
   .min(1, 'must not be empty')
@@ -182,27 +206,12 @@ export const jobRequestSchema = z.strictObject({
     error: `must be ${LIMITS.schemaVersion} (the only schema version this bridge reads)`,
   }),
   requestId: requestIdSchema.optional(),
-  job: z
-    .string()
-    .regex(JOB_NAME_PATTERN, 'must be a Cloud Run job name ([a-z][-a-z0-9]*, at most 63)'),
-  function: z
-    .string()
-    .regex(FUNCTION_NAME_PATTERN, 'must be a function name ([A-Za-z][A-Za-z0-9_-]*, at most 63)')
-    .optional(),
+  job: jobNameSchema,
+  function: functionNameSchema.optional(),
   args: jobArgsSchema.optional(),
   env: jobEnvSchema.optional(),
-  taskCount: z
-    .number()
-    .int('must be an integer')
-    .min(LIMITS.taskCountMin, `must be at least ${LIMITS.taskCountMin}`)
-    .max(LIMITS.taskCountMax, `must be at most ${LIMITS.taskCountMax}`)
-    .optional(),
-  timeoutSeconds: z
-    .number()
-    .int('must be an integer')
-    .min(LIMITS.timeoutSecondsMin, `must be at least ${LIMITS.timeoutSecondsMin}`)
-    .max(LIMITS.timeoutSecondsMax, `must be at most ${LIMITS.timeoutSecondsMax} (168 h)`)
-    .optional(),
+  taskCount: taskCountSchema.optional(),
+  timeoutSeconds: timeoutSecondsSchema.optional(),
   labels: labelsSchema.optional(),
   /** Per-key concurrency (at most N running per key), applied by the bridge's config. */
   concurrencyKey: z

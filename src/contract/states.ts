@@ -50,12 +50,10 @@ export const TASK_TRANSITIONS: Readonly<Record<TaskState | 'none', readonly Task
   succeeded: [],
 };
 
-export const TERMINAL_JOB_STATES: readonly JobState[] = [
-  'succeeded',
-  'failed',
-  'cancelled',
-  'rejected',
-];
+/** The states a job never leaves: those with no transition out. */
+export const TERMINAL_JOB_STATES: readonly JobState[] = JOB_STATES.filter(
+  (state) => JOB_TRANSITIONS[state].length === 0,
+);
 
 export function isTerminalJobState(state: JobState): boolean {
   return TERMINAL_JOB_STATES.includes(state);
