@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { JOB_NAME_PATTERN, parseJobPolicyText, type JobPolicies } from '../contract/index.ts';
 import { Issues, readVariables, type Env } from './env-reader.ts';
-import { defaultRunJobBurst, readReconcileSettings, type ReconcileSettings } from './reconciler.ts';
+import { readReconcileSettings, runJobPace, type ReconcileSettings } from './reconciler.ts';
 import { pick, VARIABLES, type LogLevel, type VariableKey } from './variables.ts';
 
 /** Where Google publishes the PEM certificates that sign push OIDC tokens. */
@@ -208,13 +208,22 @@ function routeAudience(pushAudience: string, path: string): string | undefined {
   return url.toString();
 }
 
+/**
+ * The OIDC audience and service account of the route at `path`, read from the variables
+ * `<route>Audience` and `<route>ServiceAccount`; each defaults to the push route's.
+ */
 function readRouteAuth(
   issues: Issues,
-  given: { audience: string | undefined; serviceAccount: string | undefined },
-  names: { audience: string; serviceAccount: string },
+  v: Values,
+  route: 'deadLetter' | 'reconcile',
   push: RouteAuth,
   path: string,
 ): RouteAuth {
+  const given = { audience: v[`${route}Audience`], serviceAccount: v[`${route}ServiceAccount`] };
+  const names = {
+    audience: VARIABLES[`${route}Audience`].name,
+    serviceAccount: VARIABLES[`${route}ServiceAccount`].name,
+  };
   const audience = given.audience ?? routeAudience(push.audience, path);
   if (audience === undefined && push.audience !== '') {
     issues.add(
@@ -279,26 +288,8 @@ function readPushAuth(v: Values, issues: Issues): PushAuthConfig {
     issues.add(VARIABLES.pushServiceAccount.name, 'must be a service account email');
   }
   const push = { audience: v.pushAudience ?? '', serviceAccount: v.pushServiceAccount ?? '' };
-  const deadLetter = readRouteAuth(
-    issues,
-    { audience: v.deadLetterAudience, serviceAccount: v.deadLetterServiceAccount },
-    {
-      audience: VARIABLES.deadLetterAudience.name,
-      serviceAccount: VARIABLES.deadLetterServiceAccount.name,
-    },
-    push,
-    '/pubsub/dead-letter',
-  );
-  const reconcile = readRouteAuth(
-    issues,
-    { audience: v.reconcileAudience, serviceAccount: v.reconcileServiceAccount },
-    {
-      audience: VARIABLES.reconcileAudience.name,
-      serviceAccount: VARIABLES.reconcileServiceAccount.name,
-    },
-    push,
-    '/reconcile',
-  );
+  const deadLetter = readRouteAuth(issues, v, 'deadLetter', push, '/pubsub/dead-letter');
+  const reconcile = readRouteAuth(issues, v, 'reconcile', push, '/reconcile');
   return { mode: 'oidc', ...push, certsUrl: readCertsUrl(v, issues), deadLetter, reconcile };
 }
 
@@ -395,12 +386,7 @@ export function loadBridgeConfig(env: Env = process.env): BridgeConfig {
     retentionDays: v.retentionDays,
     bodyLimitBytes: v.bodyLimitBytes,
     shutdownGraceMs: v.shutdownGraceMs,
-    limits: {
-      runJobPerMinute: v.runJobPerMinute,
-      runJobBurst: v.runJobBurst ?? defaultRunJobBurst(v.runJobPerMinute),
-      maxConcurrentLaunches: v.maxConcurrentLaunches,
-      keyConcurrency: v.keyConcurrency,
-    },
+    limits: { ...runJobPace(v), keyConcurrency: v.keyConcurrency },
     batchMaxRequests: v.batchMaxRequests,
     logLevel: v.logLevel ?? 'info',
     cloudRunEmulatorHost: v.cloudRunEmulatorHost,

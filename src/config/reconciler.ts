@@ -32,16 +32,27 @@ export const RECONCILER_ENV = {
   retentionDays: VARIABLES.retentionDays.name,
 } as const;
 
-/** The token bucket's size when JOBBRIDGE_RUNJOB_BURST is unset: 10 s worth, at least 1. */
-export function defaultRunJobBurst(runJobPerMinute: number): number {
-  return Math.max(1, Math.ceil(runJobPerMinute / 6));
-}
-
 /** The pace of one process's RunJob calls (its own share of Cloud Run's quota). */
 export interface RunJobPace {
   runJobPerMinute: number;
   runJobBurst: number;
   maxConcurrentLaunches: number;
+}
+
+/**
+ * The pace as the bridge and the reconciler read it; the token bucket's size, when
+ * JOBBRIDGE_RUNJOB_BURST is unset, is 10 s worth of the rate, at least 1.
+ */
+export function runJobPace(v: {
+  runJobPerMinute: number;
+  runJobBurst: number | undefined;
+  maxConcurrentLaunches: number;
+}): RunJobPace {
+  return {
+    runJobPerMinute: v.runJobPerMinute,
+    runJobBurst: v.runJobBurst ?? Math.max(1, Math.ceil(v.runJobPerMinute / 6)),
+    maxConcurrentLaunches: v.maxConcurrentLaunches,
+  };
 }
 
 /** Everything `jobbridge reconcile` reads from its environment, validated. */
@@ -131,11 +142,7 @@ export function loadReconcilerConfig(env: Env = process.env): ReconcilerConfig {
     maxPages: v.maxPages,
     keyConcurrency: v.keyConcurrency,
     leaseMs: v.leaseMs,
-    pace: {
-      runJobPerMinute: v.runJobPerMinute,
-      runJobBurst: v.runJobBurst ?? defaultRunJobBurst(v.runJobPerMinute),
-      maxConcurrentLaunches: v.maxConcurrentLaunches,
-    },
+    pace: runJobPace(v),
     batchMaxRequests: v.batchMaxRequests,
     retentionDays: v.retentionDays,
     logLevel: v.logLevel ?? 'warn',

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, rmSync, type WriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { EffectiveRun } from './overrides.ts';
 import { TaskProcess, type AttemptEnd } from './task-process.ts';
 
 /** The exit code of a task process that succeeded. */
 const EXIT_SUCCESS = 0;
 
-/** What an execution runs, after the RunJob overrides were applied. */
-export interface ExecutionPlan {
+/** What an execution runs: its names, the job's command, and the run the overrides made. */
+export interface ExecutionPlan extends EffectiveRun {
   /** Full name `projects/P/locations/L/jobs/J/executions/E`. */
   name: string;
   /** Full job name. */
@@ -15,14 +16,8 @@ export interface ExecutionPlan {
   jobId: string;
   executionId: string;
   command: string[];
-  args: string[];
-  /** The job's env merged with the overrides: what the execution's template shows. */
-  env: Record<string, string>;
-  taskCount: number;
   /** How many tasks run at once: the job's parallelism, or Cloud Run's cap when it says 0. */
   parallelism: number;
-  maxRetries: number;
-  timeoutSeconds: number;
 }
 
 export interface RunSettings {

@@ -41,10 +41,13 @@ export interface OverridesMessage {
   timeout?: { seconds?: string | number; nanos?: number } | null;
 }
 
+/** What an execution runs after the RunJob overrides were applied. */
 export interface EffectiveRun {
   args: string[];
+  /** The job's env merged with the overrides: what the execution's template shows. */
   env: Record<string, string>;
   taskCount: number;
+  /** The job's parallelism: how many tasks run at once, 0 for as many as Cloud Run allows. */
   parallelism: number;
   maxRetries: number;
   timeoutSeconds: number;

@@ -1,11 +1,4 @@
-export type {
-  ExecutionSummary,
-  JobInfo,
-  LaunchRequest,
-  LaunchResult,
-  Launcher,
-  TaskSummary,
-} from './launcher.ts';
+export type * from './launcher.ts';
 export {
   CloudRunLauncher,
   summarizeExecution,
