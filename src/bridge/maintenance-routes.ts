@@ -5,7 +5,7 @@ import type { Logger } from '../log.ts';
 import type { DrainResult, Drainer, Launcher } from '../dispatch/index.ts';
 import { errorMessage, outcome } from '../errors/index.ts';
 import { reconcileAll, type ReconcileOptions } from '../reconciler/index.ts';
-import { DEAD_LETTER_PATH, deadLetterRoute } from './dead-letter.ts';
+import { DEAD_LETTER_PATH, deadLetterRoute, type DeadLetterAdmission } from './dead-letter.ts';
 import { expectedSubscription, type PushVerifier } from './push-auth.ts';
 import type { BridgeServer } from './server-types.ts';
 
@@ -22,6 +22,8 @@ export interface MaintenanceDeps {
   /** Subscriptions the dead-letter route accepts envelopes from; undefined: any. */
   deadLetterSubscriptions: ReadonlySet<string> | undefined;
   drainer: Drainer;
+  /** The push route's admission: a dead letter of a valid request is admitted, not failed. */
+  admission: DeadLetterAdmission;
   /** Where execution names read from documents must lie. */
   scope: ExecutionScope;
   retentionMs: number;
@@ -136,6 +138,7 @@ export function mountMaintenanceRoutes(app: BridgeServer, deps: MaintenanceDeps)
     collection: deps.collection,
     launcher: deps.launcher,
     retentionMs: deps.retentionMs,
+    admission: deps.admission,
     now: deps.now,
     log: deps.logger,
   });

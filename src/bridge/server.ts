@@ -309,6 +309,13 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
     verifiers,
     deadLetterSubscriptions: config.subscriptions.deadLetter,
     drainer,
+    admission: {
+      jobs: config.jobs,
+      policies: config.policies,
+      admit: (delivery) =>
+        admission.admit(delivery, newOpCount(), Date.now() + config.budgetMs - 500),
+      reject: (delivery) => recordRejection(delivery, newOpCount()),
+    },
     scope: { project: config.projectId, region: config.region, jobs: config.jobs },
     retentionMs: config.retentionDays * DAY_MS,
     reconcile: deps.reconcile ?? { ...DEFAULT_RECONCILE_OPTIONS, maxPages: 20 },

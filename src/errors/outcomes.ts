@@ -121,17 +121,40 @@ export function isAck(o: Outcome): boolean {
  * letter; anything else has Pub/Sub bring it back later.
  */
 export const DEAD_LETTER_OUTCOMES = {
+  admitted: {
+    status: 201,
+    meaning:
+      'a valid request with its own request id, admitted as a push delivery is (started, or `queued` for the dispatcher): another subscription, or a later delivery, would have admitted it',
+  },
+  'admission-retryable': {
+    status: 503,
+    meaning:
+      'admitting it met a retryable error (Firestore, Cloud Run, the answer budget): Pub/Sub brings it back',
+  },
+  rejected: {
+    status: 200,
+    meaning:
+      'invalid (now): recorded `rejected` as its first delivery would have been (a document already there is left as it is)',
+  },
   recorded: {
     status: 201,
-    meaning: 'a new `failed` document: no delivery ever claimed the request',
+    meaning:
+      'a new `failed` document for a valid request keyed by a message id the dead-letter topic replaced (it cannot be told from the original, which may have run)',
   },
-  failed: { status: 200, meaning: 'the `dispatching` or `queued` job was ended `failed`' },
+  failed: {
+    status: 200,
+    meaning:
+      'the `dispatching` or `queued` job of such a request was ended `failed`, or Cloud Run refused the start of an admitted one permanently',
+  },
   adopted: {
     status: 200,
     meaning: 'a dead delivery had started an execution: the job is `dispatched` after all',
   },
   cancelled: { status: 200, meaning: 'it had been cancelled before any dispatch' },
-  'already-handled': { status: 200, meaning: 'dispatched, running or ended: nothing is lost' },
+  'already-handled': {
+    status: 200,
+    meaning: 'admitted already (queued, dispatched, running) or ended: nothing is lost',
+  },
   'in-progress': { status: 409, meaning: 'a delivery holds a live lease right now: retry later' },
   unidentified: {
     status: 200,

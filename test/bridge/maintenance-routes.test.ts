@@ -45,6 +45,12 @@ describe('the bridge’s maintenance routes: /pubsub/dead-letter and /reconcile'
       reconcile: RECONCILE_NOW,
     });
   });
+  const executionsOf = async (requestId: string) =>
+    (await rig.executions(JOB)).filter((e) =>
+      e.template?.containers?.[0]?.env?.some(
+        (v) => v.name === 'JOBBRIDGE_REQUEST_ID' && v.value === requestId,
+      ),
+    ).length;
   afterAll(async () => {
     await rig?.close();
     await certs?.close();
@@ -57,21 +63,6 @@ describe('the bridge’s maintenance routes: /pubsub/dead-letter and /reconcile'
     expect(await rig.jobDoc(request.requestId as string)).toBeUndefined();
     const reconcile = await post('/reconcile', {}, { authorization: 'Bearer not-a-token' });
     expect(reconcile).toEqual({ status: 401, body: { outcome: 'auth:invalid-token' } });
-  });
-
-  it('a dead letter for a request never claimed is recorded failed, dead-lettered', async () => {
-    const request = jobRequest();
-    const dead = await post(
-      '/pubsub/dead-letter',
-      envelope(request, { attributes: { [DEAD_LETTER_ATTRIBUTES.deliveryCount]: '10' } }),
-      bearer(),
-    );
-    expect(dead.status).toBe(201);
-    expect(await rig.jobDoc(request.requestId as string)).toMatchObject({
-      state: 'failed',
-      error: { code: 'dead-lettered' },
-    });
-    expect(await rig.executions()).toHaveLength(0);
   });
 
   it('/reconcile writes the end of an execution no worker reported on', async () => {
@@ -94,5 +85,54 @@ describe('the bridge’s maintenance routes: /pubsub/dead-letter and /reconcile'
     // Nothing stale is left: the next pass changes nothing.
     const again = await post('/reconcile', {}, bearer());
     expect(again.body.actions).not.toHaveProperty('succeeded');
+  });
+
+  it('a dead letter of a valid request nobody admitted is admitted as a push is: it runs once', async () => {
+    // Another subscription's bridge, or a later delivery, would have admitted it: failing it
+    // here would lose a request that was only late.
+    const request = jobRequest();
+    const attributes = { [DEAD_LETTER_ATTRIBUTES.deliveryCount]: '10' };
+    const dead = await post('/pubsub/dead-letter', envelope(request, { attributes }), bearer());
+    expect(dead).toEqual({
+      status: 201,
+      body: { outcome: 'admitted', requestId: request.requestId },
+    });
+    expect((await rig.jobDoc(request.requestId as string))?.state).toBe('dispatched');
+    // The same dead letter again (from a second subscription, or redelivered): nothing new runs.
+    const again = await post('/pubsub/dead-letter', envelope(request, { attributes }), bearer());
+    expect(again.body.outcome).toBe('already-handled');
+    const pushed = await rig.push(envelope(request), bearer());
+    expect(pushed.body.outcome).toBe('duplicate');
+    expect(await executionsOf(request.requestId as string)).toBe(1);
+  });
+
+  it('a dead letter of an invalid request is recorded rejected, as its first delivery would be', async () => {
+    const request = jobRequest({ job: 'not-on-the-allowlist' });
+    const attributes = { [DEAD_LETTER_ATTRIBUTES.deliveryCount]: '10' };
+    const dead = await post('/pubsub/dead-letter', envelope(request, { attributes }), bearer());
+    expect(dead).toEqual({
+      status: 200,
+      body: { outcome: 'rejected', requestId: request.requestId },
+    });
+    expect(await rig.jobDoc(request.requestId as string)).toMatchObject({ state: 'rejected' });
+    expect(await executionsOf(request.requestId as string)).toBe(0);
+  });
+
+  it('a dead letter keyed by its own message id is recorded failed, dead-lettered: it may have run', async () => {
+    // Without a request id, the original was keyed by a message id the dead letter no longer has.
+    const { requestId: _none, ...request } = jobRequest();
+    const attributes = { [DEAD_LETTER_ATTRIBUTES.deliveryCount]: '10' };
+    const dead = await post(
+      '/pubsub/dead-letter',
+      envelope(request, { attributes, messageId: 'dead-letter-own-id' }),
+      bearer(),
+    );
+    expect(dead.status).toBe(201);
+    expect(dead.body.outcome).toBe('recorded');
+    expect(await rig.jobDoc(dead.body.requestId as string)).toMatchObject({
+      state: 'failed',
+      error: { code: 'dead-lettered' },
+    });
+    expect(await executionsOf(dead.body.requestId as string)).toBe(0);
   });
 });

@@ -76,6 +76,7 @@ afterAll(async () => {
   await db.terminate();
 });
 
+// The route on its own, as mounted outside the bridge (no admission): every request ends failed.
 describe('dead letters', () => {
   it('a message Pub/Sub dead-letters after 5 failed pushes ends failed with dead-lettered', async () => {
     const [dlTopic] = await pubsub.createTopic('requests-dl');
