@@ -4,14 +4,15 @@
  * empty call), and a 1,000-task fan-out's Firestore operations and load on the job document.
  * The last line is one JSON object with the figures.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { EventEmitter } from 'node:events';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Firestore } from '@google-cloud/firestore';
 import { startGoogleEmulator } from '../src/devstack/google-emulators.ts';
+import { bundleApp } from './lib/bundle.ts';
 import { silentLogger } from '../src/log.ts';
 import { parseWorkerConfig } from '../src/config/index.ts';
 import { toTaskProgress } from '../src/worker/context.ts';
@@ -23,18 +24,9 @@ import type { FunctionRegistry } from '../src/worker/function-types.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
-// The image's layout, as the Dockerfile builds it: the entrypoint script and the esbuild bundle
-// (docker-bundle.sh; node_modules linked: the bundle needs none for `work`, the emulator command
-// reads protos there).
-const APP = mkdtempSync(join(tmpdir(), 'bench-worker-app-'));
-mkdirSync(join(APP, 'scripts'));
-copyFileSync(
-  join(ROOT, 'scripts', 'docker-entrypoint.sh'),
-  join(APP, 'scripts', 'docker-entrypoint.sh'),
-);
-symlinkSync(join(ROOT, 'node_modules'), join(APP, 'node_modules'));
-execFileSync('sh', [join(ROOT, 'scripts', 'docker-bundle.sh'), join(APP, 'dist', 'bundle')]);
-const ENTRYPOINT = join(APP, 'scripts', 'docker-entrypoint.sh');
+// The image's layout, as the Dockerfile builds it: the entrypoint script and the esbuild bundle.
+const app = bundleApp('bench-worker-app-');
+const ENTRYPOINT = app.entrypoint;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 const firestore = await startGoogleEmulator('firestore');
@@ -259,7 +251,7 @@ const fanOut = {
 await workerDb.terminate();
 await db.terminate();
 await firestore.stop();
-rmSync(APP, { recursive: true, force: true });
+app.remove();
 const figures = {
   coldStart: {
     ...coldStart,

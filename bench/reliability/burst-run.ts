@@ -8,7 +8,8 @@ import { PubSub, type Subscription } from '@google-cloud/pubsub';
 import { freePort } from '../../src/devstack/google-emulators.ts';
 import { loadJobFile, startRunEmulator } from '../../src/emulator/index.ts';
 import { createRunClients } from '../../src/launcher/index.ts';
-import { RestartingBridge } from './chaos-bridge.ts';
+import { accountBurst, DeadLetterWatch, type BurstAccount } from './burst-account.ts';
+import { DownLimit, RestartingBridge } from './chaos-bridge.ts';
 import { CHAOS_JOB, planLoad, prng, publishPlanned } from './chaos-plan.ts';
 import { verifyChaos, type ChaosVerdict } from './chaos-verify.ts';
 
@@ -27,6 +28,13 @@ export interface BurstOptions {
   batchMaxRequests?: number;
   /** SIGKILL and restart each bridge every this many ms (random in the range); none if unset. */
   killEveryMs?: [number, number];
+  /**
+   * How many bridges may be down at once (a kill waits for another's restart): unset, each is
+   * killed on its own schedule, so all may be down together.
+   */
+  maxDownAtOnce?: number;
+  /** The CLI entry point each bridge runs: src/cli.ts unless given (e.g. the image's bundle). */
+  bridgeEntry?: string;
   /** Give the push subscriptions Pub/Sub's retry policy (min–max backoff, seconds). */
   retryPolicy?: { minimumBackoffSeconds: number; maximumBackoffSeconds: number };
   /** Deliveries before Pub/Sub dead-letters a message. */
@@ -38,15 +46,17 @@ export interface BurstOptions {
   progress?: (line: string) => void;
 }
 
-export interface BurstReport extends ChaosVerdict {
+export interface BurstReport extends ChaosVerdict, Omit<BurstAccount, 'stories'> {
   requests: number;
   bridges: number;
   duplicates: number;
   invalid: number;
   distinctValid: number;
   runJobPerMinute: number;
-  /** Messages Pub/Sub gave up on. */
-  deadLettered: number;
+  /** What happened to each valid request that did not succeed (its copies, its bridges' down time). */
+  stories: string[];
+  /** Dead-letter deliveries the bridges answered (`POST /pubsub/dead-letter`), by outcome. */
+  deadLetterOutcomes: Record<string, number>;
   /** The most executions started in any 60 s: never above the quota. */
   maxRunJobInAnyMinute: number;
   bridgeRestarts: number;
@@ -89,8 +99,10 @@ export async function countMessages(subscription: Subscription, quietMs: number)
  * children, each with its own push subscription on the topic (so every message reaches each of
  * them), against the Cloud Run Jobs emulator with its run quota on; optionally every bridge is
  * SIGKILLed and restarted at random. A reconcile call (what Cloud Scheduler makes) goes to each
- * bridge in turn every 2 s. Then every promise is checked: one execution per valid request,
- * invalid ones `rejected`, nothing stuck, nothing dead-lettered, the quota never passed.
+ * bridge in turn every 2 s; the dead-letter topic pushes to every bridge's `/pubsub/dead-letter`,
+ * as in production (and a pull subscription keeps a copy to count). Then every promise is checked:
+ * one execution per valid request, invalid ones `rejected`, nothing stuck, the quota never passed;
+ * requests lost or dead-lettered are counted apart from messages that reached the dead-letter topic.
  */
 export async function runBurst(options: BurstOptions): Promise<BurstReport> {
   const say = options.progress ?? (() => undefined);
@@ -126,6 +138,8 @@ export async function runBurst(options: BurstOptions): Promise<BurstReport> {
   });
   const run = createRunClients({ emulatorHost: emulator.host, projectId });
   const bridges: RestartingBridge[] = [];
+  const downLimit =
+    options.maxDownAtOnce !== undefined ? new DownLimit(options.maxDownAtOnce) : undefined;
   for (let i = 0; i < options.bridges; i++) {
     const port = await freePort();
     bridges.push(
@@ -148,19 +162,31 @@ export async function runBurst(options: BurstOptions): Promise<BurstReport> {
           LOG_LEVEL: 'info',
         },
         port,
+        {
+          ...(options.bridgeEntry !== undefined ? { entry: options.bridgeEntry } : {}),
+          ...(downLimit ? { downLimit } : {}),
+        },
       ),
     );
   }
   const topicName = `burst-${projectId}`;
   const subscriptions = bridges.map((_, i) => `burst-push-${i}-${projectId}`);
   const deadLetterPull = `burst-dead-${projectId}`;
+  const deadLetterPushes = bridges.map((_, i) => `burst-dead-push-${i}-${projectId}`);
   let draining = true;
   let drainLoop: Promise<void> | undefined;
   try {
     await Promise.all(bridges.map((b) => b.start()));
     const [topic] = await pubsub.createTopic(topicName);
     const [deadLetter] = await pubsub.createTopic(`${topicName}-dead-letter`);
-    await deadLetter.createSubscription(deadLetterPull);
+    const [deadPull] = await deadLetter.createSubscription(deadLetterPull);
+    const deadLetters = new DeadLetterWatch(deadPull);
+    // Production's route: each bridge records a dead letter of a request nobody admitted `failed`.
+    for (const [i, bridge] of bridges.entries())
+      await deadLetter.createSubscription(deadLetterPushes[i] as string, {
+        pushConfig: { pushEndpoint: `${bridge.url}/pubsub/dead-letter` },
+        ackDeadlineSeconds: 10,
+      });
     for (const [i, bridge] of bridges.entries()) {
       await topic.createSubscription(subscriptions[i] as string, {
         pushConfig: { pushEndpoint: `${bridge.url}/pubsub/push` },
@@ -199,6 +225,7 @@ export async function runBurst(options: BurstOptions): Promise<BurstReport> {
       bridges.forEach((bridge, i) => bridge.startChaos(minMs, maxMs, random, 1000 + i * 1500));
     }
     const started = performance.now();
+    const publishedAtMs = Date.now();
     const docIds = new Map<string, 'valid' | 'invalid'>();
     const publishedAt = new Map<string, number>();
     // All at once: every publish in flight together, as a fan-out at midnight would send them.
@@ -227,11 +254,27 @@ export async function runBurst(options: BurstOptions): Promise<BurstReport> {
       (e) =>
         Number(e.createTime?.seconds ?? 0) * 1000 + Math.floor((e.createTime?.nanos ?? 0) / 1e6),
     );
-    const deadLettered = await countMessages(pubsub.subscription(deadLetterPull), 3000);
+    await deadLetters.close(3000);
+    const account = accountBurst({
+      valid: plan.valid,
+      docs: new Map((await firestore.collection('jobs').get()).docs.map((d) => [d.id, d.data()])),
+      traces: bridges.map((b, i) => ({
+        subscription: subscriptions[i] as string,
+        deliveries: b.deliveries,
+        downWindows: b.downWindows,
+      })),
+      deadLetters: deadLetters.records,
+      publishedAtMs,
+      endMs: Date.now(),
+    });
     const outcomes: Record<string, number> = {};
-    for (const bridge of bridges)
+    const deadLetterOutcomes: Record<string, number> = {};
+    for (const bridge of bridges) {
       for (const [k, n] of Object.entries(bridge.counts.outcomes))
         outcomes[k] = (outcomes[k] ?? 0) + n;
+      for (const [k, n] of Object.entries(bridge.counts.deadLetterOutcomes))
+        deadLetterOutcomes[k] = (deadLetterOutcomes[k] ?? 0) + n;
+    }
     return {
       ...verdict,
       requests: plan.publishes.length,
@@ -240,7 +283,8 @@ export async function runBurst(options: BurstOptions): Promise<BurstReport> {
       invalid: plan.publishes.filter((p) => p.kind === 'invalid').length,
       distinctValid: plan.valid.size,
       runJobPerMinute: options.runJobPerMinute,
-      deadLettered,
+      ...account,
+      deadLetterOutcomes,
       maxRunJobInAnyMinute: maxInWindow(createTimes, 60_000),
       bridgeRestarts: bridges.reduce((n, b) => n + b.restarts, 0),
       bridgeOutcomes: outcomes,
@@ -252,7 +296,7 @@ export async function runBurst(options: BurstOptions): Promise<BurstReport> {
     await drainLoop;
     for (const bridge of bridges) await bridge.close();
     // The Pub/Sub emulator is shared: stop it pushing to ports nobody listens on any more.
-    for (const name of [...subscriptions, deadLetterPull])
+    for (const name of [...subscriptions, ...deadLetterPushes, deadLetterPull])
       await pubsub
         .subscription(name)
         .delete()

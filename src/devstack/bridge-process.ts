@@ -24,6 +24,11 @@ export interface StartBridgeOptions {
   /** Receives every line the bridge prints (JSON log lines on stdout, anything on stderr). */
   onLine: (line: string) => void;
   startTimeoutMs?: number;
+  /**
+   * The CLI entry point node runs (`<entry> serve`): this tree's src/cli.ts unless given, e.g.
+   * the image's bundle (dist/bundle/jobbridge.mjs), which starts in less time.
+   */
+  entry?: string;
 }
 
 function isListeningLine(line: string): boolean {
@@ -58,12 +63,12 @@ function answering(url: string): { ready: Promise<void>; stop: () => void } {
 }
 
 /**
- * Starts `node src/cli.ts serve` in its own process group, so that only the dev stack decides when
+ * Starts `node src/cli.ts serve` (or `options.entry`) in its own process group, so that only the dev stack decides when
  * it stops (a terminal's Ctrl-C reaches the dev stack, which then stops the bridge first), and
  * resolves once the bridge logs that it listens or answers on /healthz, whichever comes first.
  */
 export async function startBridgeProcess(options: StartBridgeOptions): Promise<BridgeProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve'], {
+  const child = spawn(process.execPath, [options.entry ?? CLI, 'serve'], {
     env: options.env,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
