@@ -15,8 +15,9 @@ cp "$ROOT/package.json" "$ROOT/package-lock.json" "$ROOT/tsconfig.json" "$ROOT/t
 cp -R "$ROOT/src" "$ROOT/functions" "$BUILD/"
 mkdir -p "$BUILD/scripts" && cp "$ROOT/scripts/docker-bundle.sh" "$BUILD/scripts/"
 ln -s "$ROOT/node_modules" "$BUILD/node_modules"
-# tsc exits non-zero on type errors anywhere but still emits; the run below is what must work.
-(cd "$BUILD" && node "$ROOT/node_modules/typescript/bin/tsc" -p tsconfig.build.json) >&2 || echo "docker-steps: tsc reported type errors (output emitted)" >&2
+# The image's tsc, without its type check (`npm run typecheck` is that check; type errors never
+# stopped this run): the same emitted files, in about half the time.
+(cd "$BUILD" && node "$ROOT/node_modules/typescript/bin/tsc" -p tsconfig.build.json --noCheck) >&2
 test -f "$BUILD/dist/src/cli.js"
 sh "$BUILD/scripts/docker-bundle.sh" >&2
 

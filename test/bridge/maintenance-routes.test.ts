@@ -1,14 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOidcVerifier } from '../../src/bridge/push-auth.ts';
 import { DEAD_LETTER_ATTRIBUTES } from '../../src/bridge/dead-letter.ts';
-import { envelope, eventually, jobRequest, JOB, startRig, type Rig } from './rig.ts';
-import {
-  AUDIENCE,
-  PUSH_SA,
-  pushToken,
-  signingKey,
-  startCertServer,
-} from '../../bench/lib/tokens.ts';
+import { envelope, eventually, jobRequest, JOB, startRig, testVerifier, type Rig } from './rig.ts';
+import { pushToken, signingKey, startCertServer } from '../../bench/lib/tokens.ts';
 
 /** Everything is stale at once: the pass acts on what it finds. */
 const RECONCILE_NOW = {
@@ -37,11 +30,7 @@ describe('the bridge’s maintenance routes: /pubsub/dead-letter and /reconcile'
   beforeAll(async () => {
     certs = await startCertServer([trusted]);
     rig = await startRig({
-      verifier: createOidcVerifier({
-        audience: AUDIENCE,
-        serviceAccount: PUSH_SA,
-        certsUrl: certs.url,
-      }),
+      verifier: testVerifier(certs.url),
       reconcile: RECONCILE_NOW,
     });
   });

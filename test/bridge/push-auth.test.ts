@@ -1,13 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOidcVerifier } from '../../src/bridge/push-auth.ts';
-import { envelope, jobRequest, startRig, type Rig } from './rig.ts';
-import {
-  AUDIENCE,
-  PUSH_SA,
-  pushToken,
-  signingKey,
-  startCertServer,
-} from '../../bench/lib/tokens.ts';
+import { envelope, jobRequest, startRig, testVerifier, type Rig } from './rig.ts';
+import { pushToken, signingKey, startCertServer } from '../../bench/lib/tokens.ts';
 
 describe('push OIDC verification through google-auth-library, over inject()', () => {
   const trusted = signingKey('trusted-key');
@@ -20,11 +13,7 @@ describe('push OIDC verification through google-auth-library, over inject()', ()
   beforeAll(async () => {
     certs = await startCertServer([trusted]);
     rig = await startRig({
-      verifier: createOidcVerifier({
-        audience: AUDIENCE,
-        serviceAccount: PUSH_SA,
-        certsUrl: certs.url,
-      }),
+      verifier: testVerifier(certs.url),
     });
   });
   afterAll(async () => {
@@ -120,11 +109,7 @@ describe('push OIDC verification through google-auth-library, over inject()', ()
   });
 
   it('answers 503 when the signing certificates cannot be fetched', async () => {
-    const verifier = createOidcVerifier({
-      audience: AUDIENCE,
-      serviceAccount: PUSH_SA,
-      certsUrl: 'http://127.0.0.1:9/certs',
-    });
+    const verifier = testVerifier('http://127.0.0.1:9/certs');
     expect(await verifier.verify(`Bearer ${pushToken(trusted)}`)).toBe('auth:certs-unavailable');
   });
 });

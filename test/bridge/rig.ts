@@ -3,7 +3,11 @@ import type { Firestore } from '@google-cloud/firestore';
 import type { protos } from '@google-cloud/run';
 import type { BridgeConfig } from '../../src/config/index.ts';
 import type { RunBudget } from '../../src/dispatch/budget.ts';
-import type { PushVerifier } from '../../src/bridge/push-auth.ts';
+import {
+  createOidcVerifier,
+  type OidcVerifierOptions,
+  type PushVerifier,
+} from '../../src/bridge/push-auth.ts';
 import {
   buildBridgeServer,
   type BridgeServer,
@@ -18,11 +22,20 @@ import { CloudRunLauncher, createRunClients, type RunClients } from '../../src/l
 import { createLogger } from '../../src/log.ts';
 import { testFirestore, testProjectId } from '../harness/google.ts';
 import { waitFor } from '../../bench/lib/poll.ts';
+import { AUDIENCE, PUSH_SA } from '../../bench/lib/tokens.ts';
 import { bridgeConfig, GHOST_JOB, JOB, REGION } from '../../bench/lib/bridge-config.ts';
 
 export { bridgeConfig, GHOST_JOB, JOB, REGION };
 
 export const JOB_MAX_RETRIES = 2;
+
+/** The OIDC verifier the tests' push tokens are made for (AUDIENCE, PUSH_SA), with `certsUrl`. */
+export function testVerifier(
+  certsUrl: string,
+  extra: Pick<OidcVerifierOptions, 'client' | 'verified'> = {},
+): PushVerifier {
+  return createOidcVerifier({ audience: AUDIENCE, serviceAccount: PUSH_SA, certsUrl, ...extra });
+}
 
 type IExecution = protos.google.cloud.run.v2.IExecution;
 

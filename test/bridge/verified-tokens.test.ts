@@ -1,14 +1,8 @@
 import { OAuth2Client } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createOidcVerifier } from '../../src/bridge/push-auth.ts';
 import { VerifiedTokens } from '../../src/bridge/verified-tokens.ts';
-import {
-  AUDIENCE,
-  PUSH_SA,
-  pushToken,
-  signingKey,
-  startCertServer,
-} from '../../bench/lib/tokens.ts';
+import { testVerifier } from './rig.ts';
+import { pushToken, signingKey, startCertServer } from '../../bench/lib/tokens.ts';
 
 describe('verified push tokens are remembered until they expire', () => {
   const key = signingKey('cache-key');
@@ -24,13 +18,7 @@ describe('verified push tokens are remembered until they expire', () => {
       endpoints: { oauth2FederatedSignonPemCertsUrl: certs.url },
     });
     const calls = vi.spyOn(client, 'verifyIdToken');
-    const v = createOidcVerifier({
-      audience: AUDIENCE,
-      serviceAccount: PUSH_SA,
-      certsUrl: certs.url,
-      client,
-      verified,
-    });
+    const v = testVerifier(certs.url, { client, verified });
     return { verify: (token: string) => v.verify(`Bearer ${token}`), calls };
   }
 

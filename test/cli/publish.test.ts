@@ -22,6 +22,13 @@ afterAll(async () => {
 });
 afterEach(killRunningClis);
 
+/** `jobbridge publish` of `fn` on the job of the same name, as `requestId`: `flags -- args`. */
+const publishFn = (fn: string, requestId: string, args: string[], flags: string[] = []) =>
+  runCli(
+    ['publish', '--job', fn, '--function', fn, '--request-id', requestId, ...flags, '--', ...args],
+    env,
+  );
+
 const bodyOf = (requestId: string): unknown => {
   const message = received.messages.find((m) => m.attributes.requestId === requestId);
   return message ? JSON.parse(message.data.toString()) : undefined;
@@ -130,22 +137,11 @@ describe('jobbridge publish', () => {
 
   it('refuses args that the function declares otherwise (simulate --duration 8s): the arg named, exit 2, nothing published', async () => {
     const before = received.messages.length;
-    const { code, stdout, stderr } = await runCli(
-      [
-        'publish',
-        '--job',
-        'simulate',
-        '--function',
-        'simulate',
-        '--request-id',
-        'typo',
-        '--tasks',
-        '3',
-        '--',
-        '--duration',
-        '8s',
-      ],
-      env,
+    const { code, stdout, stderr } = await publishFn(
+      'simulate',
+      'typo',
+      ['--duration', '8s'],
+      ['--tasks', '3'],
     );
     expect(code).toBe(2);
     expect(stdout).toBe('');
@@ -153,37 +149,9 @@ describe('jobbridge publish', () => {
       /^error: invalid job request, nothing published: args \(args after --\): function simulate: Unknown option '--duration' \(simulate takes --steps N, /,
     );
     // Its declared args pass, and a function that declares none is not checked.
-    const good = await runCli(
-      [
-        'publish',
-        '--job',
-        'simulate',
-        '--function',
-        'simulate',
-        '--request-id',
-        'typed-ok',
-        '--',
-        '--steps',
-        '2',
-      ],
-      env,
-    );
+    const good = await publishFn('simulate', 'typed-ok', ['--steps', '2']);
     expect(good.code, good.stderr).toBe(0);
-    const sentinel = await runCli(
-      [
-        'publish',
-        '--job',
-        'fan-out',
-        '--function',
-        'fan-out',
-        '--request-id',
-        'untyped',
-        '--',
-        '--duration',
-        '8s',
-      ],
-      env,
-    );
+    const sentinel = await publishFn('fan-out', 'untyped', ['--duration', '8s']);
     expect(sentinel.code, sentinel.stderr).toBe(0);
     await received.until(() => bodyOf('untyped') !== undefined);
     expect(received.messages.slice(before).map((m) => m.attributes.requestId)).toEqual([

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { compileCacheEnv } from '../harness/child-env.ts';
 import { emulatorHosts } from '../harness/google.ts';
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
@@ -26,6 +27,7 @@ export function cliEnv(projectId: string, extra: Record<string, string> = {}): N
     GOOGLE_CLOUD_PROJECT: projectId,
     PUBSUB_EMULATOR_HOST: hosts.pubsub,
     FIRESTORE_EMULATOR_HOST: hosts.firestore,
+    ...compileCacheEnv(),
     ...extra,
   };
 }

@@ -9,7 +9,7 @@ import {
   watchJob,
   type JobSnapshot,
 } from '../../src/consumer/index.ts';
-import { HASHED_ID_PREFIX } from '../../src/contract/index.ts';
+import { HASHED_ID_PREFIX, type JobState } from '../../src/contract/index.ts';
 import { testFirestore, testProjectId } from '../harness/google.ts';
 import { jobRef, writeJob, writeTask } from './job-fixtures.ts';
 
@@ -150,30 +150,14 @@ describe('listJobs', () => {
   const at = (minutesAgo: number): Date => new Date(Date.now() - minutesAgo * 60_000);
 
   beforeAll(async () => {
-    await writeJob(
-      db,
-      'l-old',
-      { state: 'succeeded', labels: { tenant: 'acme' }, createdAt: at(120) },
-      collection,
-    );
-    await writeJob(
-      db,
-      'l-run',
-      { state: 'running', labels: { tenant: 'acme' }, createdAt: at(30) },
-      collection,
-    );
-    await writeJob(
-      db,
-      'l-fail',
-      { state: 'failed', labels: { tenant: 'other' }, createdAt: at(20) },
-      collection,
-    );
-    await writeJob(
-      db,
-      'l-new',
-      { state: 'succeeded', labels: { tenant: 'acme' }, createdAt: at(10) },
-      collection,
-    );
+    const jobs: [string, JobState, string, number][] = [
+      ['l-old', 'succeeded', 'acme', 120],
+      ['l-run', 'running', 'acme', 30],
+      ['l-fail', 'failed', 'other', 20],
+      ['l-new', 'succeeded', 'acme', 10],
+    ];
+    for (const [id, state, tenant, minutesAgo] of jobs)
+      await writeJob(db, id, { state, labels: { tenant }, createdAt: at(minutesAgo) }, collection);
   });
 
   const ids = (items: { job: { requestId: string } }[]): string[] =>

@@ -1,15 +1,12 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBridgeServer, type BridgeServer } from '../../src/bridge/server.ts';
 import { cancelJob, waitForJob } from '../../src/consumer/index.ts';
-import { startRunEmulator, type StartedRunEmulator } from '../../src/emulator/index.ts';
-import { CloudRunLauncher, createRunClients, type RunClients } from '../../src/launcher/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import { DEFAULT_RECONCILE_OPTIONS } from '../../src/reconciler/index.ts';
 import { bridgeConfig, envelope, REGION } from '../bridge/rig.ts';
-import { emulatorHosts, testFirestore, testProjectId } from '../harness/google.ts';
+import { testFirestore, testProjectId } from '../harness/google.ts';
+import { startWorkEmulator, workJob, type WorkEmulator } from '../harness/work-emulator.ts';
 
-const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli.ts');
 const JOB = 'simulate';
 
 /**
@@ -20,27 +17,19 @@ const JOB = 'simulate';
 describe('cancellation end to end, with real workers', () => {
   const projectId = testProjectId('cancel-e2e');
   const db = testFirestore(projectId);
-  let emulator: StartedRunEmulator;
-  let run: RunClients;
+  let rig: WorkEmulator;
   let app: BridgeServer;
 
   beforeAll(async () => {
-    emulator = await startRunEmulator({
-      jobs: {
-        jobs: { [JOB]: { command: [process.execPath, CLI], args: ['work', JOB], maxRetries: 3 } },
-      },
-      taskEnv: {
-        FIRESTORE_EMULATOR_HOST: emulatorHosts().firestore,
-        GOOGLE_CLOUD_PROJECT: projectId,
-        LOG_LEVEL: 'warn',
-      },
-      log: () => {},
-    });
-    run = createRunClients({ emulatorHost: emulator.host, projectId });
+    rig = await startWorkEmulator(
+      projectId,
+      { [JOB]: workJob([JOB], { maxRetries: 3 }) },
+      { taskEnv: { LOG_LEVEL: 'warn' }, region: REGION },
+    );
     app = buildBridgeServer({
       config: bridgeConfig(projectId, { jobs: new Set([JOB]) }),
       firestore: db,
-      launcher: new CloudRunLauncher(run, { project: projectId, region: REGION }),
+      launcher: rig.launcher,
       logger: silentLogger(),
       reconcile: { ...DEFAULT_RECONCILE_OPTIONS, maxPages: 5 },
     });
@@ -48,8 +37,7 @@ describe('cancellation end to end, with real workers', () => {
   });
   afterAll(async () => {
     await app?.close();
-    await run?.close();
-    await emulator?.stop();
+    await rig?.close();
     await db.terminate();
   });
 
@@ -92,11 +80,15 @@ describe('cancellation end to end, with real workers', () => {
       dispatch: { executionName: string };
     };
     const ended = Date.now() + 20_000;
-    let [execution] = await run.executions.getExecution({ name: recorded.dispatch.executionName });
+    let [execution] = await rig.run.executions.getExecution({
+      name: recorded.dispatch.executionName,
+    });
     while (!execution.completionTime) {
       if (Date.now() > ended) throw new Error('the cancelled execution never ended');
       await new Promise((r) => setTimeout(r, 100));
-      [execution] = await run.executions.getExecution({ name: recorded.dispatch.executionName });
+      [execution] = await rig.run.executions.getExecution({
+        name: recorded.dispatch.executionName,
+      });
     }
     expect(execution).toMatchObject({ cancelledCount: 2, succeededCount: 0, retriedCount: 0 });
     for (const index of ['0', '1']) {

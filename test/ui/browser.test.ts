@@ -1,22 +1,19 @@
-import { join } from 'node:path';
 import type { Firestore } from '@google-cloud/firestore';
 import type { PubSub } from '@google-cloud/pubsub';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBridgeServer, type BridgeServer } from '../../src/bridge/server.ts';
-import { startRunEmulator, type StartedRunEmulator } from '../../src/emulator/index.ts';
-import { CloudRunLauncher, createRunClients, type RunClients } from '../../src/launcher/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import { ensureJobTopology, publishJob } from '../../src/producer/index.ts';
 import { DEFAULT_RECONCILE_OPTIONS } from '../../src/reconciler/index.ts';
 import { startUi, type StartedUi } from '../../src/ui/index.ts';
 import { bridgeConfig, REGION } from '../bridge/rig.ts';
 import { cliEnv, runCli } from '../cli/run-cli.ts';
-import { emulatorHosts, testFirestore, testProjectId, testPubSub } from '../harness/google.ts';
+import { testFirestore, testProjectId, testPubSub } from '../harness/google.ts';
+import { startWorkEmulator, workJob, type WorkEmulator } from '../harness/work-emulator.ts';
 import { waitFor } from '../../bench/lib/poll.ts';
 import { launchBrowser, type Browser } from '../../bench/lib/browser.ts';
 
-const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli.ts');
 const JOB = 'simulate';
 const TOPIC = 'ui-requests';
 
@@ -30,8 +27,7 @@ describe('jobbridge ui in Chromium', () => {
   const projectId = testProjectId('ui-browser');
   let db: Firestore;
   let pubsub: PubSub;
-  let emulator: StartedRunEmulator;
-  let run: RunClients;
+  let rig: WorkEmulator;
   let bridge: BridgeServer;
   let bridgeUrl: string;
   let ui: StartedUi;
@@ -52,22 +48,15 @@ describe('jobbridge ui in Chromium', () => {
   beforeAll(async () => {
     db = testFirestore(projectId);
     pubsub = testPubSub(projectId);
-    emulator = await startRunEmulator({
-      jobs: {
-        jobs: { [JOB]: { command: [process.execPath, CLI], args: ['work', JOB], maxRetries: 0 } },
-      },
-      taskEnv: {
-        FIRESTORE_EMULATOR_HOST: emulatorHosts().firestore,
-        GOOGLE_CLOUD_PROJECT: projectId,
-        LOG_LEVEL: 'warn',
-      },
-      log: () => {},
-    });
-    run = createRunClients({ emulatorHost: emulator.host, projectId });
+    rig = await startWorkEmulator(
+      projectId,
+      { [JOB]: workJob([JOB], { maxRetries: 0 }) },
+      { taskEnv: { LOG_LEVEL: 'warn' }, region: REGION },
+    );
     bridge = buildBridgeServer({
       config: bridgeConfig(projectId, { jobs: new Set([JOB]) }),
       firestore: db,
-      launcher: new CloudRunLauncher(run, { project: projectId, region: REGION }),
+      launcher: rig.launcher,
       logger: silentLogger(),
       reconcile: { ...DEFAULT_RECONCILE_OPTIONS, maxPages: 5 },
     });
@@ -97,8 +86,7 @@ describe('jobbridge ui in Chromium', () => {
     await browser?.close();
     await ui?.close();
     await bridge?.close();
-    await run?.close();
-    await emulator?.stop();
+    await rig?.close();
     await pubsub?.close();
     await db?.terminate();
   });

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BATCH_COLLECTION,
@@ -12,10 +11,16 @@ import {
 } from '../../src/contract/index.ts';
 import { cancelJob, waitForJob } from '../../src/consumer/index.ts';
 import { cliEnv, runCli } from '../cli/run-cli.ts';
-import { startRunEmulator, type StartedRunEmulator } from '../../src/emulator/index.ts';
-import { CloudRunLauncher, createRunClients, type RunClients } from '../../src/launcher/index.ts';
-import { emulatorHosts, testFirestore, testProjectId } from '../harness/google.ts';
-import { CLI, createDispatchedJob, readJob, readTask, waitFor } from './helpers.ts';
+import { testFirestore, testProjectId } from '../harness/google.ts';
+import { startWorkEmulator, workJob, type WorkEmulator } from '../harness/work-emulator.ts';
+import {
+  createDispatchedJob,
+  readJob,
+  readTask,
+  startContentServer,
+  waitFor,
+  type ContentServer,
+} from './helpers.ts';
 
 /**
  * Batches on the worker side, end to end: a batch document and its members' job documents are
@@ -25,19 +30,12 @@ import { CLI, createDispatchedJob, readJob, readTask, waitFor } from './helpers.
  */
 const projectId = testProjectId('worker-batch');
 const db = testFirestore(projectId);
-let emulator: StartedRunEmulator;
-let clients: RunClients;
-let launcher: CloudRunLauncher;
-let server: Server;
-let baseUrl: string;
-const emulatorLog: string[] = [];
-/** Paths the test server was asked for: what fan-out members fetched. */
-const fetched: string[] = [];
+let rig: WorkEmulator;
+/** The test server; its `fetched` paths are what fan-out members fetched. */
+let server: ContentServer;
 
 function batchJob(parallelism: number, maxRetries: number) {
-  return {
-    command: [process.execPath, CLI],
-    args: ['work', '--batch'],
+  return workJob(['--batch'], {
     // The task env a member's env goes over.
     env: {
       JOBBRIDGE_PROGRESS_INTERVAL_MS: '200',
@@ -48,39 +46,21 @@ function batchJob(parallelism: number, maxRetries: number) {
     parallelism,
     maxRetries,
     timeoutSeconds: 120,
-  };
+  });
 }
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    fetched.push(req.url ?? '');
-    res.end(`content of ${req.url}`);
+  server = await startContentServer();
+  rig = await startWorkEmulator(projectId, {
+    batch: batchJob(4, 1),
+    // One task at a time: the test changes the document between two tasks.
+    'batch-serial': batchJob(1, 0),
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address();
-  baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  emulator = await startRunEmulator({
-    jobs: {
-      jobs: {
-        batch: batchJob(4, 1),
-        // One task at a time: the test changes the document between two tasks.
-        'batch-serial': batchJob(1, 0),
-      },
-    },
-    taskEnv: {
-      FIRESTORE_EMULATOR_HOST: emulatorHosts().firestore,
-      GOOGLE_CLOUD_PROJECT: projectId,
-    },
-    log: (line) => emulatorLog.push(line),
-  });
-  clients = createRunClients({ emulatorHost: emulator.host });
-  launcher = new CloudRunLauncher(clients, { project: projectId, region: 'us-central1' });
 });
 
 afterAll(async () => {
-  await clients?.close();
-  await emulator?.stop();
-  await new Promise((r) => server?.close(r));
+  await rig?.close();
+  await server?.close();
   await db.terminate();
 });
 
@@ -139,7 +119,7 @@ async function startBatch(jobName: string, specs: MemberSpec[]) {
         taskOffset: m.offset,
       },
     });
-  const { executionName } = await launcher.launch({
+  const { executionName } = await rig.launcher.launch({
     job: jobName,
     args: ['work', '--batch'],
     taskCount: batchTaskCount(content),
@@ -152,15 +132,8 @@ async function startBatch(jobName: string, specs: MemberSpec[]) {
   return { batchId, content, executionName };
 }
 
-async function executionDone(name: string) {
-  return waitFor(
-    'execution done',
-    async () => {
-      const e = await launcher.getExecution(name);
-      return e.done ? e : undefined;
-    },
-    90_000,
-  );
+function executionDone(name: string) {
+  return rig.executionDone(name, 90_000);
 }
 
 async function taskIds(jobId: string): Promise<string[]> {
@@ -170,7 +143,7 @@ async function taskIds(jobId: string): Promise<string[]> {
 
 describe('a batch execution: each task runs its member’s slice', () => {
   it('mixed members (1, 3 and 7 tasks; own args, env, functions): each task sees its own, results land in each member’s documents', async () => {
-    const urls = Array.from({ length: 6 }, (_, i) => `${baseUrl}/b/${i}`);
+    const urls = Array.from({ length: 6 }, (_, i) => `${server.baseUrl}/b/${i}`);
     const started = startBatch('batch', [
       {
         requestId: 'mix-a',
@@ -216,8 +189,8 @@ describe('a batch execution: each task runs its member’s slice', () => {
       // fan-out's shard is ctx.shard(args): items i and i + 3 of the member's own 3 tasks.
       expect(items.map((x) => x.input)).toEqual([urls[i], urls[i + 3]]);
     }
-    expect(fetched.filter((p) => p.startsWith('/b/')).sort()).toEqual(
-      urls.map((u) => u.slice(baseUrl.length)).sort(),
+    expect(server.fetched.filter((p) => p.startsWith('/b/')).sort()).toEqual(
+      urls.map((u) => u.slice(server.baseUrl.length)).sort(),
     );
 
     for (let i = 0; i < 7; i++) {
@@ -363,7 +336,7 @@ describe('a batch execution: each task runs its member’s slice', () => {
         requestId: 'tamper-victim',
         taskCount: 1,
         function: 'fan-out',
-        args: [`${baseUrl}/tamper/original`],
+        args: [`${server.baseUrl}/tamper/original`],
       },
     ]);
     // Tasks run one at a time: the first has read the document when its task says running; the
@@ -372,7 +345,7 @@ describe('a batch execution: each task runs its member’s slice', () => {
       (await readTask(db, 'tamper-first', 0))?.state === 'running' ? true : undefined,
     );
     const altered = content.members.map((m) =>
-      m.requestId === 'tamper-victim' ? { ...m, args: [`${baseUrl}/tamper/altered`] } : m,
+      m.requestId === 'tamper-victim' ? { ...m, args: [`${server.baseUrl}/tamper/altered`] } : m,
     );
     await db.collection(BATCH_COLLECTION).doc(batchId).update({ members: altered });
 
@@ -397,8 +370,8 @@ describe('a batch execution: each task runs its member’s slice', () => {
     expect(victimJob.error).toMatchObject({ code: 'batch-mismatch' });
     expect(victimJob.error?.message).toContain('does not match JOBBRIDGE_BATCH_DIGEST');
     // fan-out would have fetched its arg: neither the changed one nor the original was fetched.
-    expect(fetched.filter((p) => p.startsWith('/tamper/'))).toEqual([]);
-    expect(emulatorLog.some((l) => l.includes('refusing to run the batch member'))).toBe(true);
+    expect(server.fetched.filter((p) => p.startsWith('/tamper/'))).toEqual([]);
+    expect(rig.log.some((l) => l.includes('refusing to run the batch member'))).toBe(true);
     // The member that read the document before the change ran as started.
     expect(await readJob(db, 'tamper-first')).toMatchObject({ state: 'succeeded' });
   });

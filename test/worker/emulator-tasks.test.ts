@@ -1,78 +1,59 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRunEmulator, type StartedRunEmulator } from '../../src/emulator/index.ts';
-import { CloudRunLauncher, createRunClients, type RunClients } from '../../src/launcher/index.ts';
-import { emulatorHosts, testFirestore, testProjectId } from '../harness/google.ts';
-import { CLI, createDispatchedJob, readJob, readTask, waitFor } from './helpers.ts';
+import { testFirestore, testProjectId } from '../harness/google.ts';
+import { startWorkEmulator, workJob, type WorkEmulator } from '../harness/work-emulator.ts';
+import {
+  createDispatchedJob,
+  readJob,
+  readTask,
+  startContentServer,
+  type ContentServer,
+} from './helpers.ts';
 
 const projectId = testProjectId('worker-emu');
 const db = testFirestore(projectId);
-let emulator: StartedRunEmulator;
-let clients: RunClients;
-let launcher: CloudRunLauncher;
-let server: Server;
-let baseUrl: string;
+let rig: WorkEmulator;
+let server: ContentServer;
 let dir: string;
-const emulatorLog: string[] = [];
 
 function job(
   args: string[],
   extra: { taskCount?: number; maxRetries?: number; timeoutSeconds?: number } = {},
 ) {
-  return {
-    command: [process.execPath, CLI],
-    args: ['work', ...args],
+  return workJob(args, {
     env: { JOBBRIDGE_PROGRESS_INTERVAL_MS: '200' },
     taskCount: extra.taskCount ?? 1,
     parallelism: 0,
     maxRetries: extra.maxRetries ?? 3,
     timeoutSeconds: extra.timeoutSeconds ?? 120,
-  };
+  });
 }
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'worker-emu-'));
-  server = createServer((req, res) => {
-    res.end(`content of ${req.url}`);
+  server = await startContentServer();
+  rig = await startWorkEmulator(projectId, {
+    'fan-out': job(['fan-out'], { taskCount: 4 }),
+    simulate: job(['simulate']),
+    // Long enough for the worker to be up (and its SIGTERM handler set) on a loaded machine:
+    // the emulator signals the entrypoint only, as Cloud Run does.
+    'simulate-timeout': job(['simulate'], { maxRetries: 0, timeoutSeconds: 4 }),
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address();
-  baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  emulator = await startRunEmulator({
-    jobs: {
-      jobs: {
-        'fan-out': job(['fan-out'], { taskCount: 4 }),
-        simulate: job(['simulate']),
-        // Long enough for the worker to be up (and its SIGTERM handler set) on a loaded machine:
-        // the emulator signals the entrypoint only, as Cloud Run does.
-        'simulate-timeout': job(['simulate'], { maxRetries: 0, timeoutSeconds: 4 }),
-      },
-    },
-    taskEnv: {
-      FIRESTORE_EMULATOR_HOST: emulatorHosts().firestore,
-      GOOGLE_CLOUD_PROJECT: projectId,
-    },
-    log: (line) => emulatorLog.push(line),
-  });
-  clients = createRunClients({ emulatorHost: emulator.host });
-  launcher = new CloudRunLauncher(clients, { project: projectId, region: 'us-central1' });
 });
 
 afterAll(async () => {
-  await clients?.close();
-  await emulator?.stop();
-  await new Promise((r) => server?.close(r));
+  await rig?.close();
+  await server?.close();
   await db.terminate();
   await rm(dir, { recursive: true, force: true });
 });
 
 /** Starts an execution as the bridge would: env overrides naming the job document. */
 async function launch(jobName: string, jobId: string, args?: string[], maxRetries = 3) {
-  return launcher.launch({
+  return rig.launcher.launch({
     job: jobName,
     ...(args ? { args } : {}),
     env: {
@@ -83,15 +64,13 @@ async function launch(jobName: string, jobId: string, args?: string[], maxRetrie
   });
 }
 
-async function executionDone(name: string) {
-  return waitFor(
-    'execution done',
-    async () => {
-      const e = await launcher.getExecution(name);
-      return e.done ? e : undefined;
-    },
-    45_000,
-  );
+/** `work simulate`: `steps` steps of `stepMs` each, then `flags` (the failures to inject). */
+function simulate(steps: number, stepMs: number, ...flags: string[]): string[] {
+  return ['work', 'simulate', '--steps', String(steps), '--step-ms', String(stepMs), ...flags];
+}
+
+function executionDone(name: string) {
+  return rig.executionDone(name);
 }
 
 describe('tasks started by the Cloud Run Jobs emulator as child processes', () => {
@@ -103,7 +82,7 @@ describe('tasks started by the Cloud Run Jobs emulator as child processes', () =
         return path;
       }),
     );
-    const inputs = [...files, ...[0, 1, 2, 3].map((i) => `${baseUrl}/item/${i}`)];
+    const inputs = [...files, ...[0, 1, 2, 3].map((i) => `${server.baseUrl}/item/${i}`)];
     await createDispatchedJob(db, 'fan-out-4', 4, { function: 'fan-out' });
     const { executionName } = await launch('fan-out', 'fan-out-4', ['work', 'fan-out', ...inputs]);
     const execution = await executionDone(executionName);
@@ -122,7 +101,7 @@ describe('tasks started by the Cloud Run Jobs emulator as child processes', () =
     }
     const sha = (s: string) => createHash('sha256').update(s).digest('hex');
     expect(hashes.get(files[2]!)).toBe(sha('file 2'));
-    expect(hashes.get(`${baseUrl}/item/3`)).toBe(sha('content of /item/3'));
+    expect(hashes.get(`${server.baseUrl}/item/3`)).toBe(sha('content of /item/3'));
     const jobDoc = await readJob(db, 'fan-out-4');
     expect(jobDoc).toMatchObject({
       state: 'succeeded',
@@ -133,18 +112,7 @@ describe('tasks started by the Cloud Run Jobs emulator as child processes', () =
 
   it('retry: attempt 0 throws midway, Cloud Run retries, attempt 1 succeeds', async () => {
     await createDispatchedJob(db, 'retry-throw', 1);
-    const args = [
-      'work',
-      'simulate',
-      '--steps',
-      '4',
-      '--step-ms',
-      '20',
-      '--fail-at',
-      '2',
-      '--fail-attempts',
-      '1',
-    ];
+    const args = simulate(4, 20, '--fail-at', '2', '--fail-attempts', '1');
     const { executionName } = await launch('simulate', 'retry-throw', args);
     const execution = await executionDone(executionName);
     expect(execution).toMatchObject({ succeededCount: 1, retriedCount: 1 });
@@ -158,19 +126,7 @@ describe('tasks started by the Cloud Run Jobs emulator as child processes', () =
 
   it('retry: attempt 0 is SIGKILLed midway (left running), attempt 1 takes over and finishes', async () => {
     await createDispatchedJob(db, 'retry-kill', 1);
-    const args = [
-      'work',
-      'simulate',
-      '--steps',
-      '4',
-      '--step-ms',
-      '20',
-      '--fail-at',
-      '2',
-      '--fail-attempts',
-      '1',
-      '--kill',
-    ];
+    const args = simulate(4, 20, '--fail-at', '2', '--fail-attempts', '1', '--kill');
     const { executionName } = await launch('simulate', 'retry-kill', args);
     const execution = await executionDone(executionName);
     expect(execution).toMatchObject({ succeededCount: 1, retriedCount: 1 });
@@ -180,17 +136,7 @@ describe('tasks started by the Cloud Run Jobs emulator as child processes', () =
 
   it('a permanent failure spends no retry: the execution ends after one attempt, the job failed with the message', async () => {
     await createDispatchedJob(db, 'permanent', 1);
-    const args = [
-      'work',
-      'simulate',
-      '--steps',
-      '3',
-      '--step-ms',
-      '10',
-      '--fail-at',
-      '1',
-      '--permanent',
-    ];
+    const args = simulate(3, 10, '--fail-at', '1', '--permanent');
     const { executionName } = await launch('simulate', 'permanent', args);
     const execution = await executionDone(executionName);
     expect(execution.retriedCount).toBe(0);
@@ -206,7 +152,7 @@ describe('tasks started by the Cloud Run Jobs emulator as child processes', () =
 
   it('timeout: the task gets SIGTERM, records failed/terminated and exits before the kill', async () => {
     await createDispatchedJob(db, 'timeout', 1);
-    const args = ['work', 'simulate', '--steps', '1000', '--step-ms', '50'];
+    const args = simulate(1000, 50);
     const started = Date.now();
     const { executionName } = await launch('simulate-timeout', 'timeout', args, 0);
     const execution = await executionDone(executionName);
@@ -219,9 +165,7 @@ describe('tasks started by the Cloud Run Jobs emulator as child processes', () =
       error: { code: 'terminated' },
     });
     expect(
-      emulatorLog.some(
-        (l) => l.includes('"message":"task recorded"') && l.includes('"exitCode":143'),
-      ),
+      rig.log.some((l) => l.includes('"message":"task recorded"') && l.includes('"exitCode":143')),
     ).toBe(true);
     expect((await readJob(db, 'timeout')).state).toBe('failed');
   });

@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import type { Firestore } from '@google-cloud/firestore';
 import type { JobDocument, TaskDocument } from '../../src/contract/index.ts';
+import { compileCacheEnv } from '../harness/child-env.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const CLI = join(ROOT, 'src', 'cli.ts');
@@ -52,6 +54,29 @@ export async function readTask(
 
 export { waitFor } from '../../bench/lib/poll.ts';
 
+/** A local HTTP server answering `content of <path>`: what fan-out tasks fetch. */
+export interface ContentServer {
+  baseUrl: string;
+  /** The paths asked for so far. */
+  fetched: string[];
+  close(): Promise<void>;
+}
+
+export async function startContentServer(): Promise<ContentServer> {
+  const fetched: string[] = [];
+  const server = createServer((req, res) => {
+    fetched.push(req.url ?? '');
+    res.end(`content of ${req.url}`);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  return {
+    baseUrl: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
+    fetched,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
 export interface WorkProcess {
   child: ChildProcess;
   /** Parsed JSON log lines so far. */
@@ -73,7 +98,12 @@ export function spawnWork(
 ): WorkProcess {
   const child = spawn(process.execPath, [...nodeArgs, CLI, 'work', fn, ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      ...compileCacheEnv(),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);
