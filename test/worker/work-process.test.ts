@@ -16,6 +16,22 @@ const firestoreHost = emulatorHosts().firestore;
 let n = 0;
 const newJobId = () => `job-${++n}`;
 
+/** A fresh dispatched one-task job, and `jobbridge work fn args` started as its task 0. */
+async function startTask(
+  fn: string,
+  args: string[],
+  env: Omit<Parameters<typeof taskEnv>[0], 'projectId' | 'firestoreHost' | 'jobId'> = {},
+) {
+  const jobId = newJobId();
+  await createDispatchedJob(db, jobId, 1);
+  return { jobId, w: spawnWork(fn, args, taskEnv({ projectId, firestoreHost, jobId, ...env })) };
+}
+
+const untilRunning = (jobId: string) =>
+  waitFor('running', async () =>
+    (await readTask(db, jobId, 0))?.state === 'running' ? true : undefined,
+  );
+
 afterEach(killLiveWorkers);
 afterAll(async () => {
   await db.terminate();
@@ -23,13 +39,7 @@ afterAll(async () => {
 
 describe('jobbridge work, spawned with the Cloud Run task env set by hand', () => {
   it('runs a function: task succeeded, job dispatched → running → succeeded, result stored', async () => {
-    const jobId = newJobId();
-    await createDispatchedJob(db, jobId, 1);
-    const w = spawnWork(
-      'simulate',
-      ['--steps', '3', '--step-ms', '20'],
-      taskEnv({ projectId, firestoreHost, jobId }),
-    );
+    const { jobId, w } = await startTask('simulate', ['--steps', '3', '--step-ms', '20']);
     expect(await w.exited).toBe(0);
     const task = await readTask(db, jobId, 0);
     expect(task).toMatchObject({
@@ -91,14 +101,8 @@ describe('jobbridge work, spawned with the Cloud Run task env set by hand', () =
   });
 
   it('a permanent failure exits 0 (no retry spent), records willRetry false, and fails the job with its message', async () => {
-    const jobId = newJobId();
-    await createDispatchedJob(db, jobId, 1);
     const args = ['--steps', '3', '--step-ms', '10', '--fail-at', '1', '--permanent'];
-    const w = spawnWork(
-      'simulate',
-      args,
-      taskEnv({ projectId, firestoreHost, jobId, maxRetries: 3 }),
-    );
+    const { jobId, w } = await startTask('simulate', args, { maxRetries: 3 });
     expect(await w.exited).toBe(0);
     expect(await readTask(db, jobId, 0)).toMatchObject({
       state: 'failed',
@@ -111,14 +115,8 @@ describe('jobbridge work, spawned with the Cloud Run task env set by hand', () =
   });
 
   it('the last retry failing (attempt = maxRetries) records willRetry false and fails the job', async () => {
-    const jobId = newJobId();
-    await createDispatchedJob(db, jobId, 1);
     const args = ['--steps', '2', '--step-ms', '10', '--fail-at', '1'];
-    const w = spawnWork(
-      'simulate',
-      args,
-      taskEnv({ projectId, firestoreHost, jobId, attempt: 1, maxRetries: 1 }),
-    );
+    const { jobId, w } = await startTask('simulate', args, { attempt: 1, maxRetries: 1 });
     expect(await w.exited).toBe(1);
     expect(await readTask(db, jobId, 0)).toMatchObject({
       state: 'failed',
@@ -129,9 +127,7 @@ describe('jobbridge work, spawned with the Cloud Run task env set by hand', () =
   });
 
   it('an unknown function is a clear permanent error', async () => {
-    const jobId = newJobId();
-    await createDispatchedJob(db, jobId, 1);
-    const w = spawnWork('no-such-fn', [], taskEnv({ projectId, firestoreHost, jobId }));
+    const { jobId, w } = await startTask('no-such-fn', []);
     expect(await w.exited).toBe(0);
     const task = await readTask(db, jobId, 0);
     expect(task).toMatchObject({ state: 'failed', willRetry: false, error: { code: 'permanent' } });
@@ -151,13 +147,7 @@ describe('jobbridge work, spawned with the Cloud Run task env set by hand', () =
   });
 
   it('SIGTERM: the function is aborted, the attempt recorded failed/terminated, exit well before a 10 s kill', async () => {
-    const jobId = newJobId();
-    await createDispatchedJob(db, jobId, 1);
-    const w = spawnWork(
-      'simulate',
-      ['--steps', '1000', '--step-ms', '50'],
-      taskEnv({ projectId, firestoreHost, jobId }),
-    );
+    const { jobId, w } = await startTask('simulate', ['--steps', '1000', '--step-ms', '50']);
     await waitFor(
       'progress',
       async () => ((await readTask(db, jobId, 0))?.progress.done ?? 0) > 2 || undefined,
@@ -172,16 +162,8 @@ describe('jobbridge work, spawned with the Cloud Run task env set by hand', () =
   });
 
   it('SIGTERM on a job with cancelRequested records cancelled, willRetry false', async () => {
-    const jobId = newJobId();
-    await createDispatchedJob(db, jobId, 1);
-    const w = spawnWork(
-      'simulate',
-      ['--steps', '1000', '--step-ms', '50'],
-      taskEnv({ projectId, firestoreHost, jobId }),
-    );
-    await waitFor('running', async () =>
-      (await readTask(db, jobId, 0))?.state === 'running' ? true : undefined,
-    );
+    const { jobId, w } = await startTask('simulate', ['--steps', '1000', '--step-ms', '50']);
+    await untilRunning(jobId);
     await db.collection('jobs').doc(jobId).update({ cancelRequested: true });
     w.child.kill('SIGTERM');
     expect(await w.exited).toBe(143);
@@ -198,16 +180,8 @@ describe('jobbridge work, spawned with the Cloud Run task env set by hand', () =
   });
 
   it('SIGTSTP and SIGCONT (maintenance migration) do not end the task', async () => {
-    const jobId = newJobId();
-    await createDispatchedJob(db, jobId, 1);
-    const w = spawnWork(
-      'simulate',
-      ['--steps', '20', '--step-ms', '25'],
-      taskEnv({ projectId, firestoreHost, jobId }),
-    );
-    await waitFor('running', async () =>
-      (await readTask(db, jobId, 0))?.state === 'running' ? true : undefined,
-    );
+    const { jobId, w } = await startTask('simulate', ['--steps', '20', '--step-ms', '25']);
+    await untilRunning(jobId);
     w.child.kill('SIGTSTP');
     await w.logged('paused for maintenance; the task goes on');
     w.child.kill('SIGCONT');
