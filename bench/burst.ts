@@ -9,34 +9,36 @@
  *    measured in the same run.
  *    Run twice: with batches (`--batch-max K`, 100: compatible queued requests start together as
  *    one execution) and without (JOBBRIDGE_BATCH_MAX_REQUESTS=1, one execution per request). The
- *    run without batches is measured for `--unbatched-ms` (150000) at most and, when it has not
- *    settled by then, its wall time is extrapolated from the rate it reached (said in the figures).
+ *    run without batches is measured to the end: at the quota that takes N ÷ quota minutes (10 at
+ *    the must-show's 200 and 20 a minute), so the bench takes that long. `--unbatched-ms T` stops
+ *    it after T ms and extrapolates its wall time from the rate it reached (said in the figures).
  * 2. Two `jobbridge serve` instances (the image's bundle, as Cloud Run starts it), each with its
  *    own push subscription on one topic (every message reaches both) and the dead-letter topic
  *    pushed to both, a 30 % share of duplicates, both SIGKILLed at random and restarted at once,
  *    one at a time (`--two-bridge-requests`, 300; 0 leaves this arm out). Counts requests lost,
  *    failed and dead-lettered apart from messages that reached the dead-letter topic.
  *
- * 3. The dispatch side of a larger burst (`--dispatch-requests N`, 2000): N function requests
- *    queued in Firestore, drained by the bridge's own Drainer against the Cloud Run Jobs emulator
- *    (its tasks exit at once: this arm measures dispatch, not the worker), with batches and
- *    without: requests per RunJob call, Firestore reads and writes per request, and the rate of
- *    job-document writes the dispatch made.
+ * 3. A larger burst (`--dispatch-requests N`, 2000): N function requests queued in Firestore,
+ *    drained by the bridge's own Drainer against the Cloud Run Jobs emulator, then every task of
+ *    every execution run in-process through the worker's own code (`runTask`, `runBatchTask`
+ *    for a batch's tasks), as the 1,000-task fan-out of bench:worker does (2,000 node processes
+ *    would measure the 2-core machine's process start), with batches and without: requests per
+ *    RunJob call, Firestore reads and writes per request (dispatch, worker, both), and the rate
+ *    of job-document writes.
+ *
+ * `--arms npm-start,two-bridge,dispatch` (all by default) runs only the arms named.
  *
  * Prints progress on stderr and, as its last line, one JSON object with the figures. Exit code 1
  * if any promise was broken.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Firestore } from '@google-cloud/firestore';
 import { PubSub } from '@google-cloud/pubsub';
-import {
-  BATCH_COLLECTION,
-  BRIDGE_EXECUTION_ENV,
-  DEFAULT_JOB_POLICY,
-} from '../src/contract/index.ts';
+import { DEFAULT_JOB_POLICY } from '../src/contract/index.ts';
 import {
   createDispatchStores,
   Drainer,
@@ -46,15 +48,24 @@ import {
 } from '../src/dispatch/index.ts';
 import { startRunEmulator } from '../src/emulator/index.ts';
 import { createFirestore } from '../src/google-clients.ts';
-import { CloudRunLauncher, type Launcher } from '../src/launcher/index.ts';
+import { CloudRunLauncher, type Launcher, type LaunchRequest } from '../src/launcher/index.ts';
 import { newOpCount } from '../src/store/job-ops.ts';
 import { READY_LINE } from '../src/devstack/next-steps.ts';
 import { CLOUD_RUN_DEFAULT_QUOTAS } from '../src/emulator/index.ts';
 import { createRunClients } from '../src/launcher/index.ts';
 import { publishJob } from '../src/producer/index.ts';
+import { parseWorkerConfig } from '../src/config/index.ts';
+import { silentLogger } from '../src/log.ts';
+import { batchReader } from '../src/store/batch-read.ts';
+import { runBatchTask } from '../src/worker/batch-task.ts';
+import { createWorkerFirestore } from '../src/worker/firestore-client.ts';
+import type { FunctionRegistry } from '../src/worker/function-types.ts';
+import { runTask } from '../src/worker/run-task.ts';
+import { ownTaskIdentity } from '../src/worker/task-identity.ts';
 import { countMessages, maxInWindow, runBurst, type BurstReport } from './reliability/burst-run.ts';
 import { numberArg, withGoogleEmulators } from './reliability/google.ts';
 import { bundleApp } from './lib/bundle.ts';
+import { slicesPerRequest } from './lib/slices.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -68,7 +79,20 @@ const twoBridgeRequests =
     ? 0
     : numberArg('two-bridge-requests', 'BURST_TWO_BRIDGE_REQUESTS', 300);
 const batchMax = numberArg('batch-max', 'BURST_BATCH_MAX', 100);
-const unbatchedMs = numberArg('unbatched-ms', 'BURST_UNBATCHED_MS', 150_000);
+// Unset: the run without batches is measured to the end.
+const unbatchedMs =
+  process.argv.includes('--unbatched-ms') || process.env.BURST_UNBATCHED_MS !== undefined
+    ? numberArg('unbatched-ms', 'BURST_UNBATCHED_MS', 1)
+    : Number.POSITIVE_INFINITY;
+const ARMS = ['npm-start', 'two-bridge', 'dispatch'] as const;
+const armsArg =
+  (process.argv.includes('--arms')
+    ? process.argv[process.argv.indexOf('--arms') + 1]
+    : process.env.BURST_ARMS) ?? ARMS.join(',');
+const arms = new Set(armsArg.split(',').map((a) => a.trim()));
+for (const a of arms)
+  if (!(ARMS as readonly string[]).includes(a))
+    throw new Error(`--arms: unknown arm "${a}" (arms: ${ARMS.join(', ')})`);
 const dispatchRequests = numberArg('dispatch-requests', 'BURST_DISPATCH_REQUESTS', 2000);
 const say = (line: string) => process.stderr.write(`[burst] ${line}\n`);
 
@@ -265,23 +289,7 @@ async function throughNpmStart(
       const [executions] = await run.executions.listExecutions({
         parent: `projects/${projectId}/locations/local/jobs/simulate`,
       });
-      // Slices per request: its own execution, or its member slice of a batch's execution.
-      const perRequest = new Map<string, number>();
-      const count = (id: string) => perRequest.set(id, (perRequest.get(id) ?? 0) + 1);
-      let batchExecutions = 0;
-      for (const e of executions) {
-        const env = e.template?.containers?.[0]?.env ?? [];
-        const batchId = env.find((v) => v.name === BRIDGE_EXECUTION_ENV.batchId)?.value;
-        if (typeof batchId === 'string') {
-          batchExecutions++;
-          const batch = await firestore.collection(BATCH_COLLECTION).doc(batchId).get();
-          for (const m of (batch.get('members') ?? []) as { requestId: string }[])
-            count(m.requestId);
-          continue;
-        }
-        const id = env.find((v) => v.name === BRIDGE_EXECUTION_ENV.requestId)?.value;
-        if (typeof id === 'string') count(id);
-      }
+      const { perRequest, batchExecutions } = await slicesPerRequest(firestore, executions);
       const exactlyOne = ids.filter((id) => perRequest.get(id) === 1).length;
       const startedCount = ids.filter((id) => (perRequest.get(id) ?? 0) > 0).length;
       const createTimes = executions.map(
@@ -343,7 +351,113 @@ async function throughNpmStart(
   }
 }
 
-/** Arm 3: the dispatch side of `n` queued function requests, drained with `batchMaxRequests`. */
+/**
+ * Every task of the executions the drain started, run in-process through the worker's own code
+ * (`runBatchTask` for a batch's, `runTask` for a request's own), 50 at a time, on the worker's
+ * Firestore client; every RPC it sends is counted, and each commit that writes a job document.
+ */
+async function runTasksInProcess(
+  projectId: string,
+  firestoreHost: string,
+  launches: readonly LaunchRequest[],
+) {
+  const workerDb = createWorkerFirestore({ projectId, emulatorHost: firestoreHost });
+  const rpcs: Record<string, number> = {};
+  let documentWrites = 0;
+  const jobWrites: number[] = [];
+  const JOB_DOC = /\/documents\/jobs\/[^/]+$/;
+  type Rpc = (this: Firestore, method: string, ...rest: unknown[]) => Promise<unknown>;
+  const proto = Firestore.prototype as unknown as { request: Rpc; requestStream: Rpc };
+  const originals = { request: proto.request, requestStream: proto.requestStream };
+  for (const name of ['request', 'requestStream'] as const) {
+    const original = originals[name];
+    proto[name] = function (this: Firestore, method: string, ...rest: unknown[]) {
+      const p = original.call(this, method, ...rest);
+      if (this !== workerDb) return p;
+      rpcs[method] = (rpcs[method] ?? 0) + 1;
+      const request = (name === 'request' ? rest[0] : rest[1]) as {
+        writes?: { update?: { name?: string } }[];
+      };
+      if (method === 'commit') {
+        documentWrites += request.writes?.length ?? 0;
+        if (request.writes?.some((w) => JOB_DOC.test(w.update?.name ?? '')))
+          void p.then(
+            () => jobWrites.push(Date.now()),
+            () => undefined,
+          );
+      }
+      return p;
+    };
+  }
+  const registry: FunctionRegistry = {
+    simulate: () => Promise.resolve({ default: (ctx) => ctx.progress(1, 1) }),
+  };
+  const tasks = launches.flatMap((launch) =>
+    Array.from({ length: launch.taskCount ?? 1 }, (_, index) => ({ launch, index })),
+  );
+  const started = Date.now();
+  const exits: Record<string, number> = {};
+  try {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        while (next < tasks.length) {
+          const { launch, index } = tasks[next++] as (typeof tasks)[number];
+          const env = {
+            ...launch.env,
+            CLOUD_RUN_TASK_INDEX: String(index),
+            CLOUD_RUN_TASK_COUNT: String(launch.taskCount ?? 1),
+            CLOUD_RUN_TASK_ATTEMPT: '0',
+            GOOGLE_CLOUD_PROJECT: projectId,
+          };
+          const batch = launch.args?.[1] === '--batch';
+          const config = parseWorkerConfig(env, batch ? 'batch' : 'single');
+          const common = {
+            db: workerDb,
+            config,
+            registry,
+            log: silentLogger(),
+            signals: new EventEmitter(),
+          };
+          const code = batch
+            ? await runBatchTask({ ...common, batches: batchReader(workerDb) })
+            : await runTask({
+                ...common,
+                identity: ownTaskIdentity(
+                  config,
+                  launch.args?.[1] ?? '',
+                  launch.args?.slice(2) ?? [],
+                ),
+              });
+          exits[code] = (exits[code] ?? 0) + 1;
+        }
+      }),
+    );
+  } finally {
+    proto.request = originals.request;
+    proto.requestStream = originals.requestStream;
+    await workerDb.terminate();
+  }
+  const ms = Date.now() - started;
+  const reads =
+    (rpcs.batchGetDocuments ?? 0) + (rpcs.runQuery ?? 0) + (rpcs.runAggregationQuery ?? 0);
+  return {
+    tasks: tasks.length,
+    ms,
+    exits,
+    rpcs,
+    reads,
+    documentWrites,
+    jobDocumentCommits: jobWrites.length,
+    // The highest count in any 5 s window, per second (bench:worker's measure).
+    jobDocumentWritesPerSecondMax5s: maxInWindow(jobWrites, 5000) / 5,
+  };
+}
+
+/**
+ * Arm 3: `n` queued function requests, drained with `batchMaxRequests`, then their tasks run
+ * in-process through the worker's code.
+ */
 async function dispatchArm(n: number, batchMaxRequests: number) {
   return withGoogleEmulators(async (hosts) => {
     const projectId = `burst-dispatch-${randomUUID().slice(0, 8)}`;
@@ -357,10 +471,13 @@ async function dispatchArm(n: number, batchMaxRequests: number) {
       const cloudRun = new CloudRunLauncher(run, { project: projectId, region: 'local' });
       // Counted here: the emulator's ListExecutions answers one page of at most 1,000.
       let runJobCalls = 0;
+      const launches: LaunchRequest[] = [];
       const launcher: Launcher = {
-        launch: (request) => {
+        launch: async (request) => {
           runJobCalls++;
-          return cloudRun.launch(request);
+          const launched = await cloudRun.launch(request);
+          launches.push(request);
+          return launched;
         },
         findExecutionsByEnv: (job, name, value) => cloudRun.findExecutionsByEnv(job, name, value),
         getExecution: (name) => cloudRun.getExecution(name),
@@ -430,6 +547,15 @@ async function dispatchArm(n: number, batchMaxRequests: number) {
       const ms = performance.now() - t0;
       // The dispatch's writes on job documents: all but the batch documents' (two per batch).
       const jobDocWrites = ops.writes - 2 * batches;
+      say(`${started} started in ${Math.round(ms)} ms; running their tasks in-process`);
+      const worker = await runTasksInProcess(projectId, hosts.firestore, launches);
+      const snap = await firestore
+        .collection('jobs')
+        .where('state', '==', 'succeeded')
+        .count()
+        .get();
+      const succeeded = snap.data().count;
+      const per = (x: number) => Math.round((x / n) * 100) / 100;
       return {
         requests: n,
         batchMaxRequests,
@@ -445,6 +571,22 @@ async function dispatchArm(n: number, batchMaxRequests: number) {
         drainMs: Math.round(ms),
         jobDocumentWritesPerSecond: Math.round((jobDocWrites / (ms / 1000)) * 10) / 10,
         requestsStartedPerSecond: Math.round((started / (ms / 1000)) * 10) / 10,
+        succeeded,
+        worker: {
+          tasks: worker.tasks,
+          ms: worker.ms,
+          exits: worker.exits,
+          rpcs: worker.rpcs,
+          readsPerRequest: per(worker.reads),
+          writesPerRequest: per(worker.documentWrites),
+          jobDocumentCommitsPerRequest: per(worker.jobDocumentCommits),
+          jobDocumentWritesPerSecondMax5s: worker.jobDocumentWritesPerSecondMax5s,
+        },
+        // Admission, dispatch and the worker together, per request.
+        total: {
+          readsPerRequest: per(admitOps.reads + ops.reads + worker.reads),
+          writesPerRequest: per(admitOps.writes + ops.writes + worker.documentWrites),
+        },
       };
     } finally {
       await run.close();
@@ -454,18 +596,25 @@ async function dispatchArm(n: number, batchMaxRequests: number) {
   });
 }
 
-// Arms 1 (with and without batches) and 3 always run; arm 2 unless --skip-two-bridges.
-const npmStart = await throughNpmStart(batchMax, Number.POSITIVE_INFINITY);
-say(`npm start, batches of up to ${batchMax}: ${JSON.stringify(npmStart)}`);
-const npmStartUnbatched = await throughNpmStart(1, unbatchedMs);
-say(`npm start, one execution per request: ${JSON.stringify(npmStartUnbatched)}`);
-const dispatchBatched = await dispatchArm(dispatchRequests, batchMax);
-say(`dispatch of ${dispatchRequests}, batches: ${JSON.stringify(dispatchBatched)}`);
-const dispatchUnbatched = await dispatchArm(dispatchRequests, 1);
-say(`dispatch of ${dispatchRequests}, one per execution: ${JSON.stringify(dispatchUnbatched)}`);
+// `--arms` chooses; every arm by default.
+const npmStart = arms.has('npm-start')
+  ? await throughNpmStart(batchMax, Number.POSITIVE_INFINITY)
+  : undefined;
+if (npmStart) say(`npm start, batches of up to ${batchMax}: ${JSON.stringify(npmStart)}`);
+const npmStartUnbatched = arms.has('npm-start') ? await throughNpmStart(1, unbatchedMs) : undefined;
+if (npmStartUnbatched)
+  say(`npm start, one execution per request: ${JSON.stringify(npmStartUnbatched)}`);
+const dispatchBatched = arms.has('dispatch')
+  ? await dispatchArm(dispatchRequests, batchMax)
+  : undefined;
+if (dispatchBatched)
+  say(`dispatch of ${dispatchRequests}, batches: ${JSON.stringify(dispatchBatched)}`);
+const dispatchUnbatched = arms.has('dispatch') ? await dispatchArm(dispatchRequests, 1) : undefined;
+if (dispatchUnbatched)
+  say(`dispatch of ${dispatchRequests}, one per execution: ${JSON.stringify(dispatchUnbatched)}`);
 // `--two-bridge-requests 0` leaves the second arm out.
 const twoBridges: BurstReport | undefined =
-  twoBridgeRequests > 0
+  arms.has('two-bridge') && twoBridgeRequests > 0
     ? await withGoogleEmulators(async (hosts) => {
         // What Cloud Run starts after a crash: the image's bundle, not the TypeScript sources.
         const app = bundleApp('bench-burst-app-');
@@ -498,15 +647,19 @@ if (twoBridges) say(`two bridges: ${JSON.stringify(twoBridgeFigures)}`);
 for (const p of problems.slice(0, 20)) say(`problem: ${p}`);
 for (const s of stories.slice(0, 20)) say(`request not succeeded: ${s}`);
 const broken =
-  npmStart.succeeded !== requests ||
-  npmStart.failed !== 0 ||
-  npmStart.deadLettered !== 0 ||
-  npmStart.bounced !== 0 ||
-  npmStart.notExactlyOne !== 0 ||
-  npmStart.maxRunJobInAnyMinute > quota ||
-  npmStartUnbatched.notExactlyOne !== 0 ||
-  dispatchBatched.started !== dispatchRequests ||
-  dispatchUnbatched.started !== dispatchRequests ||
+  (npmStart !== undefined &&
+    (npmStart.succeeded !== requests ||
+      npmStart.failed !== 0 ||
+      npmStart.deadLettered !== 0 ||
+      npmStart.bounced !== 0 ||
+      npmStart.notExactlyOne !== 0 ||
+      npmStart.maxRunJobInAnyMinute > quota)) ||
+  (npmStartUnbatched !== undefined &&
+    (npmStartUnbatched.notExactlyOne !== 0 ||
+      (npmStartUnbatched.measuredMs === undefined && npmStartUnbatched.succeeded !== requests))) ||
+  [dispatchBatched, dispatchUnbatched].some(
+    (d) => d !== undefined && (d.started !== dispatchRequests || d.succeeded !== dispatchRequests),
+  ) ||
   problems.length > 0 ||
   (twoBridges !== undefined &&
     (twoBridges.requestsLost !== 0 ||
@@ -514,16 +667,26 @@ const broken =
       twoBridges.requestsDeadLettered !== 0));
 process.stdout.write(
   `${JSON.stringify({
-    npmStart,
-    npmStartUnbatched,
-    batchesOverOnePerExecution: {
-      wall: Math.round((npmStartUnbatched.wallMs / Math.max(1, npmStart.wallMs)) * 10) / 10,
-      requestsPerRunJob:
-        Math.round((dispatchBatched.requestsPerRunJob / dispatchUnbatched.requestsPerRunJob) * 10) /
-        10,
-    },
-    dispatchBatched,
-    dispatchUnbatched,
+    ...(npmStart && npmStartUnbatched
+      ? {
+          npmStart,
+          npmStartUnbatched,
+          npmStartWallUnbatchedOverBatched:
+            Math.round((npmStartUnbatched.wallMs / Math.max(1, npmStart.wallMs)) * 10) / 10,
+          npmStartExecutionsUnbatchedOverBatched:
+            Math.round((npmStartUnbatched.executions / Math.max(1, npmStart.executions)) * 10) / 10,
+        }
+      : {}),
+    ...(dispatchBatched && dispatchUnbatched
+      ? {
+          dispatchBatched,
+          dispatchUnbatched,
+          dispatchRequestsPerRunJobBatchedOverUnbatched:
+            Math.round(
+              (dispatchBatched.requestsPerRunJob / dispatchUnbatched.requestsPerRunJob) * 10,
+            ) / 10,
+        }
+      : {}),
     ...(twoBridges
       ? { twoBridges: { ...twoBridgeFigures, problems: problems.length, stories: stories.length } }
       : {}),

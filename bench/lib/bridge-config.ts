@@ -1,4 +1,5 @@
 import type { BridgeConfig } from '../../src/config/index.ts';
+import { VARIABLES } from '../../src/config/variables.ts';
 import { DEFAULT_JOB_POLICY, type JobPolicies } from '../../src/contract/index.ts';
 
 /** The job the test bridges allow, and the region their launcher uses. */
@@ -45,8 +46,9 @@ export function bridgeConfig(
       maxConcurrentLaunches: 1000,
       keyConcurrency: 0,
     },
-    // One execution per request unless a test asks for batches.
-    batchMaxRequests: 1,
+    // The bridge's default (JOBBRIDGE_BATCH_MAX_REQUESTS): queued function requests start in
+    // batches, so a suite counts a request's slices (bench/lib/slices.ts), not its executions.
+    batchMaxRequests: VARIABLES.batchMaxRequests.schema.parse(undefined),
     logLevel: 'info',
     cloudRunEmulatorHost: undefined,
     firestoreEmulatorHost: undefined,

@@ -169,6 +169,13 @@ export class Admission {
       existing.leaseExpiresAt !== null &&
       existing.leaseExpiresAt.getTime() > input.now.getTime();
     if (live) return outcome('in-progress');
+    // A member of a batch whose drainer died: the batch document holds it, and a drain takes the
+    // batch over (adopts its execution, or puts its members back in the queue). Taken over
+    // alone, it could run twice: once on its own and once as its slice of the batch.
+    if (existing.batchId !== null) {
+      this.deps.knowledge.add(existing.job);
+      return outcome('duplicate', { state: existing.state, batchId: existing.batchId });
+    }
     if (existing.cancelRequested) return this.cancelOnTakeover(existing, input, delivery, ops);
     const { repository, launcher } = this.deps;
     const lease = await store(repository.takeOver(existing, input, ops));

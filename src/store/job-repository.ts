@@ -40,6 +40,7 @@ export function existingJob(docId: string, snap: DocumentSnapshot): ExistingJob 
     attempts: data?.dispatch?.attempts ?? 0,
     cancelRequested: data?.cancelRequested === true,
     digest: typeof data?.digest === 'string' ? data.digest : null,
+    batchId: typeof data?.dispatch?.batchId === 'string' ? data.dispatch.batchId : null,
     rejection:
       data?.state === 'rejected'
         ? {

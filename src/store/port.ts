@@ -48,6 +48,8 @@ export interface ExistingJob {
   cancelRequested: boolean;
   /** The content digest stored at admission; null for documents written before digests. */
   digest: string | null;
+  /** Set while it is a member of a batch (`dispatch.batchId`): the batch's to move, never its own. */
+  batchId: string | null;
   /** A rejected document's reasons, kept when a valid request takes its id. */
   rejection: NonNullable<JobDocument['rejection']> | null;
   updateTime: Timestamp;

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cancelJob } from '../../src/consumer/index.ts';
-import { BRIDGE_EXECUTION_ENV, jobDocumentId } from '../../src/contract/index.ts';
+import { slicesPerRequest } from '../../bench/lib/slices.ts';
+import { jobDocumentId } from '../../src/contract/index.ts';
 import { RunBudget, type DrainResult } from '../../src/dispatch/index.ts';
 import { envelope, JOB, jobRequest, REGION, startRig, type Rig } from '../bridge/rig.ts';
 import { emulatorHosts } from '../harness/google.ts';
@@ -43,12 +44,10 @@ describe('jobbridge reconcile drains the admission queue', () => {
     JOBBRIDGE_RUNJOB_BURST: '1000',
     ...extra,
   });
+  // The drain may start queued function requests in batches (JOBBRIDGE_BATCH_MAX_REQUESTS): a
+  // request runs once when it has exactly one slice, its own execution or a member's.
   const runsOf = async (requestId: string) =>
-    (await rig.executions()).filter(
-      (e) =>
-        e.template?.containers?.[0]?.env?.find((v) => v.name === BRIDGE_EXECUTION_ENV.requestId)
-          ?.value === requestId,
-    ).length;
+    (await slicesPerRequest(rig.firestore, await rig.executions())).perRequest.get(requestId) ?? 0;
   const state = async (requestId: string) =>
     (await rig.jobDoc(jobDocumentId(requestId)))?.state as string | undefined;
 
@@ -72,7 +71,7 @@ describe('jobbridge reconcile drains the admission queue', () => {
     expect((await cancelJob(rig.firestore, cancelled)).outcome).toBe('requested');
 
     const args = ['reconcile', '--json', '--drain-for-ms', '20000'];
-    const jobs = { JOBBRIDGE_JOBS: JOB };
+    const jobs = { JOBBRIDGE_JOBS: JOB, JOBBRIDGE_BATCH_MAX_REQUESTS: '100' };
     const [a, b] = await Promise.all([runCli(args, env(jobs)), runCli(args, env(jobs))]);
     const drains = [a, b].map((run) => {
       expect(run.code, run.stderr).toBe(0);
@@ -83,6 +82,8 @@ describe('jobbridge reconcile drains the admission queue', () => {
     });
     // Between them they started each one once (the loser of a claim counts it `raced`).
     expect(drains.reduce((n, d) => n + d.started, 0)).toBe(queued.length - 1);
+    // With batches on, the queued function requests went in batches.
+    expect(drains.reduce((n, d) => n + d.batches, 0)).toBeGreaterThan(0);
     // The cancel is ended by one of them: the pass (cancel requested before dispatch) or the drain.
     const cancels = [a, b].map(
       (run) =>

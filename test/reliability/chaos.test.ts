@@ -8,7 +8,7 @@ const REQUESTS = Number(process.env.CHAOS_CI_REQUESTS ?? 100);
 const QUOTA = 90;
 
 describe("chaos: Pub/Sub push to a bridge SIGKILLed every few seconds, RunJob faults, workers killed, Cloud Run's run quota on", () => {
-  it(`${REQUESTS} requests (30 % duplicates, 10 % invalid): one execution per valid request, every job terminal`, async () => {
+  it(`${REQUESTS} requests (30 % duplicates, 10 % invalid): one slice per valid request, every job terminal`, async () => {
     const hosts = emulatorHosts();
     const report = await runChaos({
       requests: REQUESTS,
@@ -26,7 +26,9 @@ describe("chaos: Pub/Sub push to a bridge SIGKILLed every few seconds, RunJob fa
     expect(report.problems).toEqual([]);
     expect(report.quotaPerMinute).toBe(QUOTA);
     expect(report.maxRunJobInAnyMinute).toBeLessThanOrEqual(QUOTA);
-    expect(report.executions).toBe(report.distinctValid);
+    // Batches are on (the bridge's default): a queued request may run as a member's slice of a
+    // batch's execution. The problems above include any valid request without exactly one slice.
+    expect(report.executions).toBeLessThanOrEqual(report.distinctValid);
     expect(report.terminalStates).toEqual({
       succeeded: report.distinctValid,
       rejected: report.invalid,
