@@ -18,7 +18,7 @@ import {
 } from '../contract/index.ts';
 import { LEASE_CLEARED, leaseTaken } from './job-claim-document.ts';
 import type { OpCount } from './job-ops.ts';
-import { dispatchedPatch, type DispatchRecord } from './job-repository.ts';
+import { dispatchedPatch, launchFailedPatch, type DispatchRecord } from './job-repository.ts';
 import type {
   AbandonedBatch,
   BatchClaimInput,
@@ -183,17 +183,7 @@ export class BatchStore implements JobBatchStore {
   failBatch(lease: BatchLease, error: ErrorInfo, now: Date, ops: OpCount) {
     return this.whileLeased(lease, ops, {
       batch: 'delete',
-      member: (state) =>
-        state === 'dispatching'
-          ? {
-              state: 'failed',
-              error,
-              ...LEASE_CLEARED,
-              pendingRequest: FieldValue.delete(),
-              finishedAt: now,
-              updatedAt: now,
-            }
-          : undefined,
+      member: (state) => (state === 'dispatching' ? launchFailedPatch(error, now) : undefined),
     });
   }
 

@@ -78,6 +78,18 @@ export async function createOrRead(
   return { kind: 'existing', job: existingJob(ref.id, snap) };
 }
 
+/** A job (a single request or a batch member) whose launch failed for good: ended `failed`. */
+export function launchFailedPatch(error: ErrorInfo, now: Date): Patch {
+  return {
+    state: 'failed',
+    error,
+    ...LEASE_CLEARED,
+    pendingRequest: FieldValue.delete(),
+    finishedAt: now,
+    updatedAt: now,
+  };
+}
+
 /** A job that was never launched, ended by a cancel. */
 export function cancelledPatch(now: Date): Patch {
   return {
@@ -230,16 +242,7 @@ export class JobRepository extends JobCollection implements JobDispatchStore {
   /** Records a permanent launch failure as `failed`, only while `lease` is ours. */
   recordFailed(lease: Lease, error: ErrorInfo, now: Date, ops: OpCount): Promise<boolean> {
     return this.whileLeased(lease, ops, (state) =>
-      state === 'dispatching'
-        ? {
-            state: 'failed' as const,
-            error,
-            ...LEASE_CLEARED,
-            pendingRequest: FieldValue.delete(),
-            finishedAt: now,
-            updatedAt: now,
-          }
-        : undefined,
+      state === 'dispatching' ? launchFailedPatch(error, now) : undefined,
     );
   }
 
