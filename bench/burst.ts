@@ -64,6 +64,7 @@ import { runTask } from '../src/worker/run-task.ts';
 import { ownTaskIdentity } from '../src/worker/task-identity.ts';
 import { countMessages, maxInWindow, runBurst, type BurstReport } from './reliability/burst-run.ts';
 import { numberArg, withGoogleEmulators } from './reliability/google.ts';
+import { createTimesMs } from './reliability/create-times.ts';
 import { bundleApp } from './lib/bundle.ts';
 import { slicesPerRequest } from './lib/slices.ts';
 
@@ -292,10 +293,7 @@ async function throughNpmStart(
       const { perRequest, batchExecutions } = await slicesPerRequest(firestore, executions);
       const exactlyOne = ids.filter((id) => perRequest.get(id) === 1).length;
       const startedCount = ids.filter((id) => (perRequest.get(id) ?? 0) > 0).length;
-      const createTimes = executions.map(
-        (e) =>
-          Number(e.createTime?.seconds ?? 0) * 1000 + Math.floor((e.createTime?.nanos ?? 0) / 1e6),
-      );
+      const createTimes = createTimesMs(executions);
       // Dead letters land on the dev stack's dead-letter topic, whose pull subscription keeps them.
       const deadLettered = await countMessages(
         pubsub.subscription(`${topicName}-dead-letter`),
@@ -629,7 +627,7 @@ const twoBridges: BurstReport | undefined =
             // Instances crash independently and Cloud Run restarts each at once; see
             // docs/benchmarks.md for why the emulator cannot be given two down together.
             maxDownAtOnce: 1,
-            bridgeEntry: app.cli,
+            cli: app.cli,
             maxDeliveryAttempts: 20,
             pubsubHost: hosts.pubsub,
             firestoreHost: hosts.firestore,

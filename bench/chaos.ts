@@ -1,14 +1,18 @@
 /**
  * `npm run chaos`: the chaos suite at full size (1,000 requests, `--requests N` to change), then
- * the same load with no faults injected, in the same run, for the wall-time comparison. Prints
+ * the same load with no faults injected, in the same run, for the wall-time comparison. The bridge
+ * and every task run the image's bundle, as Cloud Run starts them; each run may take
+ * `--settle-seconds` (600) after its last publish to settle. Prints
  * each run's counts, and as its last line one JSON object with the figures. Exit code 1 if any
  * promise was broken.
  */
 import { runChaos, type ChaosReport } from './reliability/chaos-run.ts';
 import { numberArg, withGoogleEmulators } from './reliability/google.ts';
+import { bundleApp } from './lib/bundle.ts';
 
 const requests = numberArg('requests', 'CHAOS_REQUESTS', 1000);
 const rate = numberArg('rate', 'CHAOS_PUBLISH_PER_SECOND', 4);
+const settleSeconds = numberArg('settle-seconds', 'CHAOS_SETTLE_SECONDS', 600);
 const say = (line: string) => process.stderr.write(`[chaos] ${line}\n`);
 
 function summary(r: ChaosReport): string {
@@ -23,13 +27,15 @@ function summary(r: ChaosReport): string {
   ].join('\n');
 }
 
+const app = bundleApp('bench-chaos-app-');
 const [chaos, calm] = await withGoogleEmulators(async (hosts) => {
   const common = {
+    cli: app.cli,
     requests,
     pubsubHost: hosts.pubsub,
     firestoreHost: hosts.firestore,
     publishPerSecond: rate,
-    settleTimeoutMs: 300_000,
+    settleTimeoutMs: settleSeconds * 1000,
     progress: say,
   };
   say(`chaos run: ${requests} requests at ${rate}/s`);
@@ -38,8 +44,8 @@ const [chaos, calm] = await withGoogleEmulators(async (hosts) => {
   say('the same load with no faults');
   const noFaults = await runChaos({ ...common, faults: false, seed: 1 });
   console.log(summary(noFaults));
-  return [withFaults, noFaults];
-});
+  return [withFaults, noFaults] as const;
+}).finally(() => app.remove());
 
 const figures = {
   requests,

@@ -71,6 +71,8 @@ export interface BurstAccount {
   deadLetterMessagesOfSucceeded: number;
   /** Each bridge's time down in all, in ms (SIGKILL → listening again). */
   downMsPerBridge: number[];
+  /** SIGKILL → listening again, median and longest over every restart, in ms. */
+  restartMs: { median: number; max: number };
   /** The longest time both (all) bridges were down together, in ms. */
   longestAllDownMs: number;
   /** What happened to each valid request that did not succeed, one line each. */
@@ -85,6 +87,14 @@ function downWhile(windows: readonly DownWindow[], from: number, to: number): nu
     if (end > start) ms += end - start;
   }
   return ms;
+}
+
+function restartTimes(traces: readonly BridgeTrace[]): { median: number; max: number } {
+  const times = traces
+    .flatMap((t) => t.downWindows)
+    .flatMap((w) => (w.upMs === undefined ? [] : [w.upMs - w.downMs]))
+    .sort((a, b) => a - b);
+  return { median: times[Math.floor(times.length / 2)] ?? 0, max: times.at(-1) ?? 0 };
 }
 
 /** The longest stretch during which every bridge was down at once. */
@@ -163,6 +173,7 @@ export function accountBurst(input: {
     deadLetterMessagesBySubscription: bySubscription,
     deadLetterMessagesOfSucceeded,
     downMsPerBridge: traces.map((t) => Math.round(downWhile(t.downWindows, 0, endMs))),
+    restartMs: restartTimes(traces),
     longestAllDownMs: Math.round(longestAllDown(traces, endMs)),
     stories,
   };

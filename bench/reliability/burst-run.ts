@@ -1,20 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Firestore } from '@google-cloud/firestore';
-import { PubSub, type Subscription } from '@google-cloud/pubsub';
+import type { Subscription } from '@google-cloud/pubsub';
 import { freePort } from '../../src/devstack/google-emulators.ts';
-import { loadJobFile, startRunEmulator } from '../../src/emulator/index.ts';
-import { createRunClients } from '../../src/launcher/index.ts';
 import { accountBurst, DeadLetterWatch, type BurstAccount } from './burst-account.ts';
 import { DownLimit, RestartingBridge } from './chaos-bridge.ts';
-import { CHAOS_JOB, planLoad, prng, publishPlanned } from './chaos-plan.ts';
+import { planLoad, prng, publishPlanned } from './chaos-plan.ts';
+import { callReconcile, startChaosStack } from './chaos-stack.ts';
 import { verifyChaos, type ChaosVerdict } from './chaos-verify.ts';
-
-const JOBS_FILE = fileURLToPath(new URL('../../examples/jobs.json', import.meta.url));
-const REGION = 'local';
+import { createTimesMs } from './create-times.ts';
 
 export interface BurstOptions {
   requests: number;
@@ -33,8 +24,8 @@ export interface BurstOptions {
    * killed on its own schedule, so all may be down together.
    */
   maxDownAtOnce?: number;
-  /** The CLI entry point each bridge runs: src/cli.ts unless given (e.g. the image's bundle). */
-  bridgeEntry?: string;
+  /** The CLI entry point every bridge and task runs: src/cli.ts unless given (the image's bundle). */
+  cli?: string;
   /** Give the push subscriptions Pub/Sub's retry policy (min–max backoff, seconds). */
   retryPolicy?: { minimumBackoffSeconds: number; maximumBackoffSeconds: number };
   /** Deliveries before Pub/Sub dead-letters a message. */
@@ -108,35 +99,20 @@ export async function runBurst(options: BurstOptions): Promise<BurstReport> {
   const say = options.progress ?? (() => undefined);
   const seed = options.seed ?? 1;
   const random = prng(seed + 11);
-  process.env.PUBSUB_EMULATOR_HOST = options.pubsubHost;
-  process.env.FIRESTORE_EMULATOR_HOST = options.firestoreHost;
-  const projectId = `burst-${randomUUID().slice(0, 8)}`;
   const plan = planLoad(options.requests, {
     duplicateRate: options.duplicateRate,
     invalidRate: options.invalidRate,
     workerKillRate: 0,
     seed,
   });
-  const firestore = new Firestore({ projectId, preferRest: false });
-  const pubsub = new PubSub({ projectId });
-  const { jobs, baseDir } = await loadJobFile(JOBS_FILE);
-  const compileCache = join(tmpdir(), 'jobbridge-chaos-compile-cache');
-  mkdirSync(compileCache, { recursive: true });
-  const emulator = await startRunEmulator({
-    jobs,
-    baseDir,
-    killGraceMs: 2000,
+  const stack = await startChaosStack({
+    prefix: 'burst',
+    pubsubHost: options.pubsubHost,
+    firestoreHost: options.firestoreHost,
     quotas: { runJobPerMinute: options.runJobPerMinute, maxRunningExecutions: 1000 },
-    taskEnv: {
-      GOOGLE_CLOUD_PROJECT: projectId,
-      FIRESTORE_EMULATOR_HOST: options.firestoreHost,
-      JOBBRIDGE_COLLECTION: 'jobs',
-      LOG_LEVEL: 'warn',
-      NODE_COMPILE_CACHE: compileCache,
-    },
-    log: () => undefined,
+    ...(options.cli !== undefined ? { cli: options.cli } : {}),
   });
-  const run = createRunClients({ emulatorHost: emulator.host, projectId });
+  const { projectId, firestore, pubsub, run } = stack;
   const bridges: RestartingBridge[] = [];
   const downLimit =
     options.maxDownAtOnce !== undefined ? new DownLimit(options.maxDownAtOnce) : undefined;
@@ -144,26 +120,15 @@ export async function runBurst(options: BurstOptions): Promise<BurstReport> {
     const port = await freePort();
     bridges.push(
       new RestartingBridge(
-        {
-          PATH: process.env.PATH,
-          GOOGLE_CLOUD_PROJECT: projectId,
-          JOBBRIDGE_REGION: REGION,
-          JOBBRIDGE_JOBS: CHAOS_JOB,
-          JOBBRIDGE_INSECURE_PUSH: 'true',
-          JOBBRIDGE_LISTEN_HOST: '127.0.0.1',
-          PORT: String(port),
+        stack.bridgeEnv(port, {
           JOBBRIDGE_LEASE_MS: '4000',
           JOBBRIDGE_BUDGET_MS: '3000',
-          JOBBRIDGE_RUNJOB_PER_MINUTE: String(options.runJobPerMinute),
           JOBBRIDGE_BATCH_MAX_REQUESTS: String(options.batchMaxRequests ?? 1),
-          FIRESTORE_EMULATOR_HOST: options.firestoreHost,
-          CLOUD_RUN_EMULATOR_HOST: emulator.host,
-          NODE_COMPILE_CACHE: compileCache,
           LOG_LEVEL: 'info',
-        },
+        }),
         port,
         {
-          ...(options.bridgeEntry !== undefined ? { entry: options.bridgeEntry } : {}),
+          ...(options.cli !== undefined ? { entry: options.cli } : {}),
           ...(downLimit ? { downLimit } : {}),
         },
       ),
@@ -181,7 +146,7 @@ export async function runBurst(options: BurstOptions): Promise<BurstReport> {
     const [deadLetter] = await pubsub.createTopic(`${topicName}-dead-letter`);
     const [deadPull] = await deadLetter.createSubscription(deadLetterPull);
     const deadLetters = new DeadLetterWatch(deadPull);
-    // Production's route: each bridge records a dead letter of a request nobody admitted `failed`.
+    // Production's route: each bridge admits a dead letter as it admits a push.
     for (const [i, bridge] of bridges.entries())
       await deadLetter.createSubscription(deadLetterPushes[i] as string, {
         pushConfig: { pushEndpoint: `${bridge.url}/pubsub/dead-letter` },
@@ -209,12 +174,7 @@ export async function runBurst(options: BurstOptions): Promise<BurstReport> {
     drainLoop = (async () => {
       for (let i = 0; draining; i++) {
         const bridge = bridges[i % bridges.length] as RestartingBridge;
-        await fetch(`${bridge.url}/reconcile`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ drainForMs: 1500 }),
-          signal: AbortSignal.timeout(10_000),
-        }).catch(() => undefined); // a bridge being killed: the next call goes elsewhere
+        await callReconcile(bridge.url);
         await new Promise((r) => setTimeout(r, 2000 / bridges.length));
       }
     })();
@@ -238,7 +198,7 @@ export async function runBurst(options: BurstOptions): Promise<BurstReport> {
     const verdict = await verifyChaos({
       firestore,
       run,
-      parent: `projects/${projectId}/locations/${REGION}/jobs/${CHAOS_JOB}`,
+      parent: stack.parent,
       docIds,
       valid: plan.valid,
       publishedAt,
@@ -247,13 +207,7 @@ export async function runBurst(options: BurstOptions): Promise<BurstReport> {
     });
     const wallMs = Math.round(performance.now() - started);
     for (const bridge of bridges) await bridge.stopChaos();
-    const [executions] = await run.executions.listExecutions({
-      parent: `projects/${projectId}/locations/${REGION}/jobs/${CHAOS_JOB}`,
-    });
-    const createTimes = executions.map(
-      (e) =>
-        Number(e.createTime?.seconds ?? 0) * 1000 + Math.floor((e.createTime?.nanos ?? 0) / 1e6),
-    );
+    const createTimes = createTimesMs(await stack.executions());
     await deadLetters.close(3000);
     const account = accountBurst({
       valid: plan.valid,
@@ -295,15 +249,6 @@ export async function runBurst(options: BurstOptions): Promise<BurstReport> {
     draining = false;
     await drainLoop;
     for (const bridge of bridges) await bridge.close();
-    // The Pub/Sub emulator is shared: stop it pushing to ports nobody listens on any more.
-    for (const name of [...subscriptions, ...deadLetterPushes, deadLetterPull])
-      await pubsub
-        .subscription(name)
-        .delete()
-        .catch(() => undefined);
-    await pubsub.close();
-    await run.close();
-    await emulator.stop();
-    await Promise.race([firestore.terminate(), new Promise((r) => setTimeout(r, 1000))]);
+    await stack.close([...subscriptions, ...deadLetterPushes, deadLetterPull]);
   }
 }

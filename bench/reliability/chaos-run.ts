@@ -1,25 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Firestore } from '@google-cloud/firestore';
-import { PubSub } from '@google-cloud/pubsub';
 import { freePort } from '../../src/devstack/google-emulators.ts';
-import {
-  CLOUD_RUN_DEFAULT_QUOTAS,
-  loadJobFile,
-  startRunEmulator,
-} from '../../src/emulator/index.ts';
-import { CloudRunLauncher, createRunClients } from '../../src/launcher/index.ts';
+import { CLOUD_RUN_DEFAULT_QUOTAS } from '../../src/emulator/index.ts';
+import { CloudRunLauncher } from '../../src/launcher/index.ts';
 import { reconcileAll, type ReconcileAllDeps } from '../../src/reconciler/index.ts';
 import { maxInWindow } from './burst-run.ts';
 import { RestartingBridge } from './chaos-bridge.ts';
-import { CHAOS_JOB, planLoad, prng, publishPlanned } from './chaos-plan.ts';
+import { planLoad, prng, publishPlanned } from './chaos-plan.ts';
+import { CHAOS_REGION, callReconcile, startChaosStack } from './chaos-stack.ts';
 import { verifyChaos, type ChaosVerdict } from './chaos-verify.ts';
-
-const JOBS_FILE = fileURLToPath(new URL('../../examples/jobs.json', import.meta.url));
-const REGION = 'local';
+import { createTimesMs } from './create-times.ts';
 
 export interface ChaosOptions {
   requests: number;
@@ -38,6 +26,8 @@ export interface ChaosOptions {
    * and the bridge's pace: Cloud Run's defaults unless given.
    */
   quota?: { runJobPerMinute: number; maxRunningExecutions: number };
+  /** The CLI entry point the bridge and every task run: src/cli.ts unless given (the bundle). */
+  cli?: string;
   progress?: (line: string) => void;
 }
 
@@ -97,9 +87,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const say = options.progress ?? (() => undefined);
   const seed = options.seed ?? 1;
   const random = prng(seed + 7);
-  process.env.PUBSUB_EMULATOR_HOST = options.pubsubHost;
-  process.env.FIRESTORE_EMULATOR_HOST = options.firestoreHost;
-  const projectId = `chaos-${randomUUID().slice(0, 8)}`;
   const plan = planLoad(options.requests, {
     duplicateRate: 0.3,
     invalidRate: 0.1,
@@ -110,54 +97,29 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     runJobPerMinute: CLOUD_RUN_DEFAULT_QUOTAS.runJobPerMinute,
     maxRunningExecutions: CLOUD_RUN_DEFAULT_QUOTAS.maxRunningExecutions,
   };
-  const firestore = new Firestore({ projectId, preferRest: false });
-  const pubsub = new PubSub({ projectId });
-  const { jobs, baseDir } = await loadJobFile(JOBS_FILE);
-  const compileCache = join(tmpdir(), 'jobbridge-chaos-compile-cache');
-  mkdirSync(compileCache, { recursive: true });
   let faultsInjected = 0;
-  const emulator = await startRunEmulator({
-    jobs,
-    baseDir,
-    killGraceMs: 2000,
-    taskEnv: {
-      GOOGLE_CLOUD_PROJECT: projectId,
-      FIRESTORE_EMULATOR_HOST: options.firestoreHost,
-      JOBBRIDGE_COLLECTION: 'jobs',
-      LOG_LEVEL: 'warn',
-      NODE_COMPILE_CACHE: compileCache,
-    },
+  const stack = await startChaosStack({
+    prefix: 'chaos',
+    pubsubHost: options.pubsubHost,
+    firestoreHost: options.firestoreHost,
+    quotas: quota,
+    ...(options.cli !== undefined ? { cli: options.cli } : {}),
+    ...(options.faults
+      ? { faults: { runJobUnavailableRate: 0.1, runJobResourceExhaustedRate: 0.1 } }
+      : {}),
     // Counted where they happen: a fault met by a drain leaves no push-delivery line.
     log: (line) => {
       if (line.includes('injected fault')) faultsInjected++;
     },
-    quotas: quota,
-    ...(options.faults
-      ? { faults: { runJobUnavailableRate: 0.1, runJobResourceExhaustedRate: 0.1 } }
-      : {}),
   });
-  const run = createRunClients({ emulatorHost: emulator.host, projectId });
-  const launcher = new CloudRunLauncher(run, { project: projectId, region: REGION });
+  const { projectId, firestore, pubsub, run } = stack;
+  const launcher = new CloudRunLauncher(run, { project: projectId, region: CHAOS_REGION });
   const port = await freePort();
+  // A restarted bridge starts with a full bucket, so Cloud Run's own RESOURCE_EXHAUSTED is met too.
   const bridge = new RestartingBridge(
-    {
-      PATH: process.env.PATH,
-      GOOGLE_CLOUD_PROJECT: projectId,
-      JOBBRIDGE_REGION: REGION,
-      JOBBRIDGE_JOBS: CHAOS_JOB,
-      JOBBRIDGE_INSECURE_PUSH: 'true',
-      JOBBRIDGE_LISTEN_HOST: '127.0.0.1',
-      PORT: String(port),
-      JOBBRIDGE_LEASE_MS: '2500',
-      JOBBRIDGE_BUDGET_MS: '2000',
-      // Paced to the emulator's quota, as an operator sets it to Cloud Run's; a restarted bridge
-      // starts with a full bucket, so Cloud Run's own RESOURCE_EXHAUSTED is met too.
-      JOBBRIDGE_RUNJOB_PER_MINUTE: String(quota.runJobPerMinute),
-      FIRESTORE_EMULATOR_HOST: options.firestoreHost,
-      CLOUD_RUN_EMULATOR_HOST: emulator.host,
-      NODE_COMPILE_CACHE: compileCache,
-    },
+    stack.bridgeEnv(port, { JOBBRIDGE_LEASE_MS: '2500', JOBBRIDGE_BUDGET_MS: '2000' }),
     port,
+    options.cli !== undefined ? { entry: options.cli } : {},
   );
   const subscription = `chaos-push-${projectId}`;
   const reconcilerActions: Record<string, number> = {};
@@ -180,12 +142,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           say(`reconcile sweep failed: ${String(err)}`),
         );
         // What Cloud Scheduler calls on the bridge: a reconcile pass that drains the queue.
-        await fetch(`${bridge.url}/reconcile`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ drainForMs: 1500 }),
-          signal: AbortSignal.timeout(10_000),
-        }).catch(() => undefined); // the bridge is being killed: the next call reaches it
+        await callReconcile(bridge.url);
         await new Promise((r) => setTimeout(r, 500));
       }
     })();
@@ -213,7 +170,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const verdict = await verifyChaos({
       firestore,
       run,
-      parent: `projects/${projectId}/locations/${REGION}/jobs/${CHAOS_JOB}`,
+      parent: stack.parent,
       docIds,
       valid: plan.valid,
       publishedAt,
@@ -222,16 +179,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     });
     const wallMs = Math.round(performance.now() - started);
     await bridge.stopChaos();
-    const [executions] = await run.executions.listExecutions({
-      parent: `projects/${projectId}/locations/${REGION}/jobs/${CHAOS_JOB}`,
-    });
-    const maxRunJobInAnyMinute = maxInWindow(
-      executions.map(
-        (e) =>
-          Number(e.createTime?.seconds ?? 0) * 1000 + Math.floor((e.createTime?.nanos ?? 0) / 1e6),
-      ),
-      60_000,
-    );
+    const maxRunJobInAnyMinute = maxInWindow(createTimesMs(await stack.executions()), 60_000);
     const problems =
       maxRunJobInAnyMinute > quota.runJobPerMinute
         ? [
@@ -261,14 +209,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     reconciling = false;
     await reconcileLoop;
     await bridge.close();
-    // The Pub/Sub emulator is shared: stop it pushing to a port nobody listens on any more.
-    await pubsub
-      .subscription(subscription)
-      .delete()
-      .catch(() => undefined);
-    await pubsub.close();
-    await run.close();
-    await emulator.stop();
-    await Promise.race([firestore.terminate(), new Promise((r) => setTimeout(r, 1000))]);
+    await stack.close([subscription]);
   }
 }

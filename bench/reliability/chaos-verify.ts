@@ -1,6 +1,6 @@
 import type { Firestore } from '@google-cloud/firestore';
-import { BATCH_COLLECTION, BRIDGE_EXECUTION_ENV } from '../../src/contract/index.ts';
 import type { RunClients } from '../../src/launcher/index.ts';
+import { slicesPerRequest } from '../lib/slices.ts';
 
 export interface ChaosVerdict {
   /** Executions started, in all. */
@@ -81,22 +81,8 @@ export async function verifyChaos(input: VerifyInput): Promise<ChaosVerdict> {
       problems.push(`job ${id} is stuck in ${String(doc.state)}`);
   }
   const [executions] = await input.run.executions.listExecutions({ parent: input.parent });
-  // Slices per request id: its own execution, or its member slice of a batch's execution (as
-  // the batch document lists it; a batch without a document runs nothing).
-  const perRequest = new Map<string, number>();
-  const count = (id: string) => perRequest.set(id, (perRequest.get(id) ?? 0) + 1);
-  let batchExecutions = 0;
-  for (const e of executions) {
-    const env = e.template?.containers?.[0]?.env ?? [];
-    const batchId = env.find((v) => v.name === BRIDGE_EXECUTION_ENV.batchId)?.value;
-    if (typeof batchId === 'string') {
-      batchExecutions++;
-      const batch = await input.firestore.collection(BATCH_COLLECTION).doc(batchId).get();
-      for (const m of (batch.get('members') ?? []) as { requestId: string }[]) count(m.requestId);
-      continue;
-    }
-    count(env.find((v) => v.name === BRIDGE_EXECUTION_ENV.requestId)?.value ?? '(none)');
-  }
+  // Slices per request id: its own execution, or its member slice of a batch's execution.
+  const { perRequest, batchExecutions } = await slicesPerRequest(input.firestore, executions);
   for (const id of input.valid) {
     const n = perRequest.get(id) ?? 0;
     if (n !== 1) problems.push(`valid request ${id} has ${n} executions`);
