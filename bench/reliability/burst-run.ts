@@ -112,7 +112,7 @@ export async function runBurst(options: BurstOptions): Promise<BurstReport> {
     quotas: { runJobPerMinute: options.runJobPerMinute, maxRunningExecutions: 1000 },
     ...(options.cli !== undefined ? { cli: options.cli } : {}),
   });
-  const { projectId, firestore, pubsub, run } = stack;
+  const { projectId, firestore, pubsub } = stack;
   const bridges: RestartingBridge[] = [];
   const downLimit =
     options.maxDownAtOnce !== undefined ? new DownLimit(options.maxDownAtOnce) : undefined;
@@ -195,15 +195,11 @@ export async function runBurst(options: BurstOptions): Promise<BurstReport> {
       if (p.kind === 'valid') publishedAt.set(p.requestId, Date.now());
     });
     say(`published ${plan.publishes.length} in ${Math.round(performance.now() - started)} ms`);
+    // The stack's Firestore, Cloud Run clients and parent: where the run's end is read.
     const verdict = await verifyChaos({
-      firestore,
-      run,
-      parent: stack.parent,
-      docIds,
-      valid: plan.valid,
-      publishedAt,
+      ...stack,
+      ...{ docIds, valid: plan.valid, publishedAt, progress: say },
       timeoutMs: options.settleTimeoutMs,
-      progress: say,
     });
     const wallMs = Math.round(performance.now() - started);
     for (const bridge of bridges) await bridge.stopChaos();

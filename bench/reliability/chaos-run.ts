@@ -167,15 +167,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (i % 100 === 99) say(`published ${i + 1}/${plan.publishes.length}`);
     }
     const publishMs = Math.round(performance.now() - started);
+    // The stack's Firestore, Cloud Run clients and parent: where the run's end is read.
     const verdict = await verifyChaos({
-      firestore,
-      run,
-      parent: stack.parent,
-      docIds,
-      valid: plan.valid,
-      publishedAt,
+      ...stack,
+      ...{ docIds, valid: plan.valid, publishedAt, progress: say },
       timeoutMs: options.settleTimeoutMs ?? 120_000,
-      progress: say,
     });
     const wallMs = Math.round(performance.now() - started);
     await bridge.stopChaos();
