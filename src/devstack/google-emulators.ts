@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 
 /** One of the official Google emulators that ship with google-cloud-cli. */
 export type GoogleEmulatorKind = 'pubsub' | 'firestore';
@@ -52,16 +52,37 @@ export class EmulatorStartError extends Error {
 
 /** Asks the kernel for a port that is free right now on 127.0.0.1. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+  return (await freePorts(['port'])).port;
+}
+
+/**
+ * A port for each name, free right now on 127.0.0.1 and all different: each is held until every
+ * one is chosen, since a port closed before the next is asked for may be handed out again.
+ */
+export async function freePorts<K extends string>(names: readonly K[]): Promise<Record<K, number>> {
+  const servers: Server[] = [];
+  try {
+    const ports = {} as Record<K, number>;
+    for (const name of names) {
+      const server = createServer();
+      server.unref();
+      servers.push(server);
+      ports[name] = await new Promise<number>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => {
+          const address = server.address();
+          resolve(typeof address === 'object' && address !== null ? address.port : 0);
+        });
+      });
+    }
+    return ports;
+  } finally {
+    await Promise.all(
+      servers.map(
+        (s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve())),
+      ),
+    );
+  }
 }
 
 /** Fails at once, naming what to install, when gcloud or Java is not on PATH. */

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { startBridgeProcess } from '../../src/devstack/bridge-process.ts';
-import { freePort } from '../../src/devstack/google-emulators.ts';
+import { freePorts } from '../../src/devstack/google-emulators.ts';
 import { emulatorHosts, testProjectId } from '../harness/google.ts';
 
 describe("the dev stack's bridge process", () => {
   it('is ready with LOG_LEVEL=warn, when its info line "bridge listening" is never printed', async () => {
-    const [port, unused] = [await freePort(), await freePort()];
+    const { port, unused } = await freePorts(['port', 'unused']);
     const lines: string[] = [];
     const bridge = await startBridgeProcess({
       port,

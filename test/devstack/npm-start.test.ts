@@ -4,7 +4,7 @@ import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/devstack/google-emulators.ts';
+import { freePorts } from '../../src/devstack/google-emulators.ts';
 import { READY_LINE } from '../../src/devstack/next-steps.ts';
 import { processTree, survivors, type ProcessInfo } from './process-tree.ts';
 
@@ -102,13 +102,7 @@ afterAll(async () => {
 
 describe('npm start (jobbridge dev)', () => {
   it('runs the whole path: publish and watch the fan-out example through the CLI, then Ctrl-C leaves nothing running', async () => {
-    const ports = {
-      pubsub: await freePort(),
-      firestore: await freePort(),
-      run: await freePort(),
-      bridge: await freePort(),
-      ui: await freePort(),
-    };
+    const ports = await freePorts(['pubsub', 'firestore', 'run', 'bridge', 'ui']);
     const project = `dev-e2e-${process.pid}`;
     // Its own process group, as a terminal would give it: Ctrl-C is a SIGINT to the whole group.
     stack = start(

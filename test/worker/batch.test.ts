@@ -249,80 +249,89 @@ describe('a batch execution: each task runs its member’s slice', () => {
     ).toEqual(['mix-a:succeeded', 'mix-b:succeeded', 'mix-c:succeeded']);
   });
 
-  it('one member fails permanently, one is retried by Cloud Run, one is cancelled while the batch runs: the others succeed, each ends in its own state', async () => {
-    const { executionName } = await startBatch('batch', [
-      {
-        requestId: 'fate-permanent',
-        taskCount: 1,
-        function: 'simulate',
-        args: ['--steps', '2', '--step-ms', '10', '--fail-at', '1', '--permanent'],
-      },
-      {
-        requestId: 'fate-retried',
-        taskCount: 2,
-        function: 'simulate',
-        args: ['--steps', '2', '--step-ms', '10', '--fail-at', '1', '--fail-attempts', '1'],
-      },
-      {
-        requestId: 'fate-cancelled',
-        taskCount: 2,
-        function: 'simulate',
-        args: ['--steps', '1200', '--step-ms', '100'],
-      },
-      { requestId: 'fate-ok', taskCount: 2, function: 'echo', args: ['ok'] },
-    ]);
-    // Cancel once the member's tasks run: no signal comes (the execution goes on for the others).
-    await waitFor('the cancelled member running', async () => {
-      const tasks = await Promise.all([0, 1].map((i) => readTask(db, 'fate-cancelled', i)));
-      return tasks.every((t) => t?.state === 'running') || undefined;
-    });
-    expect(await cancelJob(db, 'fate-cancelled')).toEqual({ outcome: 'requested' });
+  it(
+    'one member fails permanently, one is retried by Cloud Run, one is cancelled while the batch runs: the others succeed, each ends in its own state',
+    { timeout: 180_000 },
+    async () => {
+      const { executionName } = await startBatch('batch', [
+        {
+          requestId: 'fate-permanent',
+          taskCount: 1,
+          function: 'simulate',
+          args: ['--steps', '2', '--step-ms', '10', '--fail-at', '1', '--permanent'],
+        },
+        {
+          requestId: 'fate-retried',
+          taskCount: 2,
+          function: 'simulate',
+          args: ['--steps', '2', '--step-ms', '10', '--fail-at', '1', '--fail-attempts', '1'],
+        },
+        {
+          requestId: 'fate-cancelled',
+          taskCount: 2,
+          function: 'simulate',
+          args: ['--steps', '1200', '--step-ms', '100'],
+        },
+        { requestId: 'fate-ok', taskCount: 2, function: 'echo', args: ['ok'] },
+      ]);
+      // Cancel once the member's tasks run: no signal comes (the execution goes on for the others).
+      // Seven task processes start at once: on a loaded machine that takes a while.
+      await waitFor(
+        'the cancelled member running',
+        async () => {
+          const tasks = await Promise.all([0, 1].map((i) => readTask(db, 'fate-cancelled', i)));
+          return tasks.every((t) => t?.state === 'running') || undefined;
+        },
+        60_000,
+      );
+      expect(await cancelJob(db, 'fate-cancelled')).toEqual({ outcome: 'requested' });
 
-    const execution = await executionDone(executionName);
-    // Cloud Run's view: 7 tasks, every one ended without failing it; one was retried.
-    expect(execution).toMatchObject({ taskCount: 7, succeededCount: 7, failedCount: 0 });
-    expect(execution.retriedCount).toBeGreaterThanOrEqual(2);
-    expect(execution.cancelledCount).toBe(0);
+      const execution = await executionDone(executionName);
+      // Cloud Run's view: 7 tasks, every one ended without failing it; one was retried.
+      expect(execution).toMatchObject({ taskCount: 7, succeededCount: 7, failedCount: 0 });
+      expect(execution.retriedCount).toBeGreaterThanOrEqual(2);
+      expect(execution.cancelledCount).toBe(0);
 
-    const ended = async (id: string) =>
-      waitFor(`${id} ended`, async () => {
-        const j = await readJob(db, id);
-        return ['succeeded', 'failed', 'cancelled'].includes(j.state) ? j : undefined;
-      });
-    const permanent = await ended('fate-permanent');
-    expect(permanent).toMatchObject({ state: 'failed', error: { code: 'permanent' } });
-    expect(permanent.error?.message).toContain('simulated failure at step 1 of 2 (attempt 0)');
-    expect(await readTask(db, 'fate-permanent', 0)).toMatchObject({
-      state: 'failed',
-      attempt: 0,
-      willRetry: false,
-    });
-
-    expect(await ended('fate-retried')).toMatchObject({
-      state: 'succeeded',
-      tasks: { succeeded: 2 },
-    });
-    for (const i of [0, 1])
-      expect(await readTask(db, 'fate-retried', i)).toMatchObject({
-        state: 'succeeded',
-        attempt: 1,
-      });
-
-    const cancelled = await ended('fate-cancelled');
-    expect(cancelled).toMatchObject({ state: 'cancelled', error: { code: 'cancelled' } });
-    for (const i of [0, 1]) {
-      const task = await readTask(db, 'fate-cancelled', i);
-      expect(task).toMatchObject({
+      const ended = async (id: string) =>
+        waitFor(`${id} ended`, async () => {
+          const j = await readJob(db, id);
+          return ['succeeded', 'failed', 'cancelled'].includes(j.state) ? j : undefined;
+        });
+      const permanent = await ended('fate-permanent');
+      expect(permanent).toMatchObject({ state: 'failed', error: { code: 'permanent' } });
+      expect(permanent.error?.message).toContain('simulated failure at step 1 of 2 (attempt 0)');
+      expect(await readTask(db, 'fate-permanent', 0)).toMatchObject({
         state: 'failed',
+        attempt: 0,
         willRetry: false,
-        error: { code: 'cancelled' },
       });
-      // Stopped long before its 1,200 steps.
-      expect(task?.progress.done).toBeLessThan(1200);
-    }
 
-    expect(await ended('fate-ok')).toMatchObject({ state: 'succeeded', tasks: { succeeded: 2 } });
-  });
+      expect(await ended('fate-retried')).toMatchObject({
+        state: 'succeeded',
+        tasks: { succeeded: 2 },
+      });
+      for (const i of [0, 1])
+        expect(await readTask(db, 'fate-retried', i)).toMatchObject({
+          state: 'succeeded',
+          attempt: 1,
+        });
+
+      const cancelled = await ended('fate-cancelled');
+      expect(cancelled).toMatchObject({ state: 'cancelled', error: { code: 'cancelled' } });
+      for (const i of [0, 1]) {
+        const task = await readTask(db, 'fate-cancelled', i);
+        expect(task).toMatchObject({
+          state: 'failed',
+          willRetry: false,
+          error: { code: 'cancelled' },
+        });
+        // Stopped long before its 1,200 steps.
+        expect(task?.progress.done).toBeLessThan(1200);
+      }
+
+      expect(await ended('fate-ok')).toMatchObject({ state: 'succeeded', tasks: { succeeded: 2 } });
+    },
+  );
 
   it('a batch document changed after the start (another member’s args): that task refuses with the reason, nothing runs with the changed args', async () => {
     const { batchId, content, executionName } = await startBatch('batch-serial', [

@@ -14,6 +14,8 @@ import {
 } from './helpers.ts';
 
 const projectId = testProjectId('worker-emu');
+/** simulate-timeout's task timeout. */
+const TIMEOUT_S = 8;
 const db = testFirestore(projectId);
 let rig: WorkEmulator;
 let server: ContentServer;
@@ -38,9 +40,9 @@ beforeAll(async () => {
   rig = await startWorkEmulator(projectId, {
     'fan-out': job(['fan-out'], { taskCount: 4 }),
     simulate: job(['simulate']),
-    // Long enough for the worker to be up (and its SIGTERM handler set) on a loaded machine:
-    // the emulator signals the entrypoint only, as Cloud Run does.
-    'simulate-timeout': job(['simulate'], { maxRetries: 0, timeoutSeconds: 4 }),
+    // Long enough for the worker to be up (its task recorded running, its SIGTERM handler set) on
+    // a machine at a load average of 30: the emulator signals the entrypoint only, as Cloud Run does.
+    'simulate-timeout': job(['simulate'], { maxRetries: 0, timeoutSeconds: TIMEOUT_S }),
   });
 });
 
@@ -156,8 +158,8 @@ describe('tasks started by the Cloud Run Jobs emulator as child processes', () =
     const started = Date.now();
     const { executionName } = await launch('simulate-timeout', 'timeout', args, 0);
     const execution = await executionDone(executionName);
-    // Timeout at 4 s; the kill would come 10 s later.
-    expect(Date.now() - started).toBeLessThan(13_000);
+    // The kill would come 10 s after the timeout: the execution ended before it.
+    expect(Date.now() - started).toBeLessThan((TIMEOUT_S + 10) * 1000);
     expect(execution.failedCount).toBe(1);
     expect(await readTask(db, 'timeout', 0)).toMatchObject({
       state: 'failed',
