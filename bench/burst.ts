@@ -62,6 +62,7 @@ import { createWorkerFirestore } from '../src/worker/firestore-client.ts';
 import type { FunctionRegistry } from '../src/worker/function-types.ts';
 import { runTask } from '../src/worker/run-task.ts';
 import { ownTaskIdentity } from '../src/worker/task-identity.ts';
+import { countFirestoreRpcs } from './lib/firestore-rpc-counter.ts';
 import { countMessages, maxInWindow, runBurst, type BurstReport } from './reliability/burst-run.ts';
 import { numberArg, withGoogleEmulators } from './reliability/google.ts';
 import { createTimesMs } from './reliability/create-times.ts';
@@ -360,33 +361,7 @@ async function runTasksInProcess(
   launches: readonly LaunchRequest[],
 ) {
   const workerDb = createWorkerFirestore({ projectId, emulatorHost: firestoreHost });
-  const rpcs: Record<string, number> = {};
-  let documentWrites = 0;
-  const jobWrites: number[] = [];
-  const JOB_DOC = /\/documents\/jobs\/[^/]+$/;
-  type Rpc = (this: Firestore, method: string, ...rest: unknown[]) => Promise<unknown>;
-  const proto = Firestore.prototype as unknown as { request: Rpc; requestStream: Rpc };
-  const originals = { request: proto.request, requestStream: proto.requestStream };
-  for (const name of ['request', 'requestStream'] as const) {
-    const original = originals[name];
-    proto[name] = function (this: Firestore, method: string, ...rest: unknown[]) {
-      const p = original.call(this, method, ...rest);
-      if (this !== workerDb) return p;
-      rpcs[method] = (rpcs[method] ?? 0) + 1;
-      const request = (name === 'request' ? rest[0] : rest[1]) as {
-        writes?: { update?: { name?: string } }[];
-      };
-      if (method === 'commit') {
-        documentWrites += request.writes?.length ?? 0;
-        if (request.writes?.some((w) => JOB_DOC.test(w.update?.name ?? '')))
-          void p.then(
-            () => jobWrites.push(Date.now()),
-            () => undefined,
-          );
-      }
-      return p;
-    };
-  }
+  const count = countFirestoreRpcs(workerDb);
   const registry: FunctionRegistry = {
     simulate: () => Promise.resolve({ default: (ctx) => ctx.progress(1, 1) }),
   };
@@ -432,11 +407,11 @@ async function runTasksInProcess(
       }),
     );
   } finally {
-    proto.request = originals.request;
-    proto.requestStream = originals.requestStream;
+    count.stop();
     await workerDb.terminate();
   }
   const ms = Date.now() - started;
+  const { rpcs, documentWrites, jobDocumentCommits } = count;
   const reads =
     (rpcs.batchGetDocuments ?? 0) + (rpcs.runQuery ?? 0) + (rpcs.runAggregationQuery ?? 0);
   return {
@@ -446,9 +421,9 @@ async function runTasksInProcess(
     rpcs,
     reads,
     documentWrites,
-    jobDocumentCommits: jobWrites.length,
+    jobDocumentCommits: jobDocumentCommits.length,
     // The highest count in any 5 s window, per second (bench:worker's measure).
-    jobDocumentWritesPerSecondMax5s: maxInWindow(jobWrites, 5000) / 5,
+    jobDocumentWritesPerSecondMax5s: maxInWindow(jobDocumentCommits, 5000) / 5,
   };
 }
 

@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { Firestore } from '@google-cloud/firestore';
 import { startGoogleEmulator } from '../src/devstack/google-emulators.ts';
 import { bundleApp } from './lib/bundle.ts';
+import { countFirestoreRpcs } from './lib/firestore-rpc-counter.ts';
+import { maxInWindow } from './reliability/burst-run.ts';
 import { silentLogger } from '../src/log.ts';
 import { parseWorkerConfig } from '../src/config/index.ts';
 import { toTaskProgress } from '../src/worker/context.ts';
@@ -159,32 +161,10 @@ await writer.stop();
 
 // 3. 1,000-task fan-out, tasks run in-process (1,000 node processes would measure the 2-core
 // machine's process start, not the Firestore design) on the worker's own client (REST), with
-// every Firestore RPC counted where the client sends it (Firestore#request/#requestStream:
+// every Firestore RPC counted where the client sends it (bench/lib/firestore-rpc-counter.ts:
 // commit, batchGetDocuments, runAggregationQuery, runQuery, beginTransaction, rollback).
 const workerDb = createWorkerFirestore({ projectId, emulatorHost: firestore.host });
-const rpcs: Record<string, number> = {};
-const jobWrites: number[] = [];
-let jobWritesRefused = 0;
-const JOB_DOC = /\/documents\/jobs\/fan-1000$/;
-type Rpc = (this: Firestore, method: string, ...rest: unknown[]) => Promise<unknown>;
-const proto = Firestore.prototype as unknown as { request: Rpc; requestStream: Rpc };
-for (const name of ['request', 'requestStream'] as const) {
-  const original = proto[name];
-  proto[name] = function (this: Firestore, method: string, ...rest: unknown[]) {
-    const p = original.call(this, method, ...rest);
-    if (this !== workerDb) return p;
-    rpcs[method] = (rpcs[method] ?? 0) + 1;
-    const request = (name === 'request' ? rest[0] : rest[1]) as {
-      writes?: { update?: { name?: string } }[];
-    };
-    if (method === 'commit' && request.writes?.some((w) => JOB_DOC.test(w.update?.name ?? '')))
-      p.then(
-        () => jobWrites.push(Date.now()),
-        () => jobWritesRefused++,
-      );
-    return p;
-  };
-}
+const count = countFirestoreRpcs(workerDb);
 
 const TASKS = 1000;
 const CONCURRENCY = 50;
@@ -229,17 +209,16 @@ const job = (await db.collection('jobs').doc('fan-1000').get()).data() as {
   progress: { ratio: number };
 };
 // Sustained job-document write rate: the highest count in any 5 s window, per second.
-const maxIn5s = Math.max(
-  ...jobWrites.map((t) => jobWrites.filter((u) => u >= t && u < t + 5000).length),
-);
+const maxIn5s = maxInWindow(count.jobDocumentCommits, 5000);
+const { rpcs } = count;
 const ops = Object.values(rpcs).reduce((a, b) => a + b, 0);
 const fanOut = {
   tasks: TASKS,
   concurrency: CONCURRENCY,
   seconds,
   tasksPerSecond: TASKS / seconds,
-  jobWrites: jobWrites.length,
-  jobWritesRefused,
+  jobWrites: count.jobDocumentCommits.length,
+  jobWritesRefused: count.jobDocumentCommitsRefused,
   jobWritesPerSecondMax5s: maxIn5s / 5,
   firestoreOpsPerTask: ops / TASKS,
   rpcs,
@@ -248,6 +227,7 @@ const fanOut = {
   finalRatio: job.progress.ratio,
 };
 
+count.stop();
 await workerDb.terminate();
 await db.terminate();
 await firestore.stop();
@@ -269,7 +249,7 @@ console.log(
   `progress(): ${progressNs.toFixed(1)} ns per call (empty call ${emptyNs.toFixed(1)} ns)`,
 );
 console.log(
-  `fan-out ${TASKS}: ${seconds.toFixed(1)} s, job writes ${fanOut.jobWrites} (+${jobWritesRefused} refused; max ${fanOut.jobWritesPerSecondMax5s}/s over 5 s), ${fanOut.firestoreOpsPerTask.toFixed(2)} ops/task, final ${job.state}`,
+  `fan-out ${TASKS}: ${seconds.toFixed(1)} s, job writes ${fanOut.jobWrites} (+${fanOut.jobWritesRefused} refused; max ${fanOut.jobWritesPerSecondMax5s}/s over 5 s), ${fanOut.firestoreOpsPerTask.toFixed(2)} ops/task, final ${job.state}`,
 );
 console.log(JSON.stringify(figures));
 void sink;
