@@ -18,7 +18,7 @@ export const OPEN_POLICIES: JobPolicies = new Map([
 
 /**
  * A valid bridge config for tests, OPEN_POLICIES, insecure push and generous limits unless `overrides` say
- * otherwise. No vitest import: bench scripts use it through bench/reliability/inprocess-bridge.ts.
+ * otherwise. No vitest import: bench scripts use it through bench/lib/inprocess-bridge.ts.
  */
 export function bridgeConfig(
   projectId: string,

@@ -2,12 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Firestore } from '@google-cloud/firestore';
 import type { BridgeConfig } from '../../src/config/index.ts';
 import type { PushVerifier } from '../../src/bridge/push-auth.ts';
-import { buildBridgeServer, type BridgeServer } from '../../src/bridge/server.ts';
 import { BRIDGE_EXECUTION_ENV } from '../../src/contract/index.ts';
-import { startRunEmulator, type StartedRunEmulator } from '../../src/emulator/index.ts';
-import { CloudRunLauncher, createRunClients, type RunClients } from '../../src/launcher/index.ts';
-import { createLogger } from '../../src/log.ts';
-import { bridgeConfig, REGION } from '../lib/bridge-config.ts';
+import { buildInProcessBridge, type InProcessBridgeBase } from '../lib/inprocess-bridge.ts';
 
 /** The allowlisted and deployed job. */
 export const ALLOWED_JOB = 'bridge-job';
@@ -15,20 +11,12 @@ export const ALLOWED_JOB = 'bridge-job';
 export const UNLISTED_JOB = 'unlisted-job';
 
 /**
- * An in-process bridge (buildBridgeServer) on the real Firestore emulator and a Cloud Run Jobs
- * emulator of its own, without vitest, so that bench scripts can use it too.
+ * The security and fuzz suites' bridge (bench/lib/inprocess-bridge.ts): ALLOWED_JOB allowlisted,
+ * UNLISTED_JOB deployed but not, the bridge's 8 s budget and a 256 KiB body limit.
  */
-export interface InProcessBridge {
-  projectId: string;
-  firestore: Firestore;
-  emulator: StartedRunEmulator;
-  run: RunClients;
-  app: BridgeServer;
-  /** Every log line the bridge wrote, raw. */
-  logLines: string[];
+export interface InProcessBridge extends Omit<InProcessBridgeBase, 'executions'> {
   /** Request id (JOBBRIDGE_REQUEST_ID) of every execution of `job`, via the ExecutionsClient. */
   executionRequestIds(job?: string): Promise<string[]>;
-  close(): Promise<void>;
 }
 
 export async function startInProcessBridge(options: {
@@ -40,60 +28,30 @@ export async function startInProcessBridge(options: {
 }): Promise<InProcessBridge> {
   process.env.FIRESTORE_EMULATOR_HOST = options.firestoreHost;
   const projectId = `rel-${randomUUID().slice(0, 8)}`;
-  const firestore = new Firestore({ projectId, preferRest: false });
-  const emulator = await startRunEmulator({
-    jobs: {
-      jobs: {
-        [ALLOWED_JOB]: { command: ['/bin/true'] },
-        [UNLISTED_JOB]: { command: ['/bin/true'] },
-      },
-    },
-    log: () => undefined,
-  });
-  const run = createRunClients({ emulatorHost: emulator.host, projectId });
-  const launcher = new CloudRunLauncher(run, { project: projectId, region: REGION });
-  const logLines: string[] = [];
-  const logger = createLogger({
-    destination: { write: (line: string) => void logLines.push(line) },
-  });
-  const config = bridgeConfig(projectId, {
-    jobs: new Set([ALLOWED_JOB]),
-    pushAuth: options.pushAuth ?? { mode: 'insecure' },
-    budgetMs: 8_000,
-    bodyLimitBytes: 256 * 1024,
-    cloudRunEmulatorHost: emulator.host,
-    ...options.config,
-  });
-  const app = buildBridgeServer({
-    config,
-    firestore,
-    launcher,
-    logger,
-    ...(options.verifier ? { verifier: options.verifier } : {}),
-  });
-  await app.ready();
-  return {
+  const { executions, ...bridge } = await buildInProcessBridge({
     projectId,
-    firestore,
-    emulator,
-    run,
-    app,
-    logLines,
+    firestore: new Firestore({ projectId, preferRest: false }),
+    jobs: {
+      [ALLOWED_JOB]: { command: ['/bin/true'] },
+      [UNLISTED_JOB]: { command: ['/bin/true'] },
+    },
+    config: {
+      jobs: new Set([ALLOWED_JOB]),
+      pushAuth: options.pushAuth ?? { mode: 'insecure' },
+      budgetMs: 8_000,
+      bodyLimitBytes: 256 * 1024,
+      ...options.config,
+    },
+    deps: options.verifier ? { verifier: options.verifier } : {},
+  });
+  return {
+    ...bridge,
     async executionRequestIds(job = ALLOWED_JOB) {
-      const [list] = await run.executions.listExecutions({
-        parent: `projects/${projectId}/locations/${REGION}/jobs/${job}`,
-      });
-      return list.map(
+      return (await executions(job)).map(
         (e) =>
           e.template?.containers?.[0]?.env?.find((v) => v.name === BRIDGE_EXECUTION_ENV.requestId)
             ?.value ?? '(none)',
       );
-    },
-    async close() {
-      await app.close();
-      await run.close();
-      await emulator.stop();
-      await Promise.race([firestore.terminate(), new Promise((r) => setTimeout(r, 1000))]);
     },
   };
 }

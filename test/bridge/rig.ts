@@ -8,22 +8,16 @@ import {
   type OidcVerifierOptions,
   type PushVerifier,
 } from '../../src/bridge/push-auth.ts';
-import {
-  buildBridgeServer,
-  type BridgeServer,
-  type BridgeServerDeps,
-} from '../../src/bridge/server.ts';
-import {
-  startRunEmulator,
-  type FaultOptions,
-  type StartedRunEmulator,
-} from '../../src/emulator/index.ts';
-import { CloudRunLauncher, createRunClients, type RunClients } from '../../src/launcher/index.ts';
-import { createLogger } from '../../src/log.ts';
+import type { BridgeServerDeps } from '../../src/bridge/server.ts';
+import type { FaultOptions } from '../../src/emulator/index.ts';
 import { testFirestore, testProjectId } from '../harness/google.ts';
 import { waitFor } from '../../bench/lib/poll.ts';
 import { AUDIENCE, PUSH_SA } from '../../bench/lib/tokens.ts';
 import { bridgeConfig, GHOST_JOB, JOB, REGION } from '../../bench/lib/bridge-config.ts';
+import {
+  buildInProcessBridge,
+  type InProcessBridgeBase,
+} from '../../bench/lib/inprocess-bridge.ts';
 
 export { bridgeConfig, GHOST_JOB, JOB, REGION };
 
@@ -78,16 +72,8 @@ export interface RigOptions {
   reconcile?: BridgeServerDeps['reconcile'];
 }
 
-/** An in-process bridge on the Firestore emulator and a Cloud Run Jobs emulator of its own. */
-export interface Rig {
-  projectId: string;
-  firestore: Firestore;
-  emulator: StartedRunEmulator;
-  run: RunClients;
-  app: BridgeServer;
-  /** Every log line the bridge wrote, raw. */
-  logLines: string[];
-  config: BridgeConfig;
+/** The tests' in-process bridge (bench/lib/inprocess-bridge.ts), with JOB deployed. */
+export interface Rig extends Omit<InProcessBridgeBase, 'executions'> {
   /** All executions of `job` on the emulator, via the real ExecutionsClient. */
   executions(job?: string): Promise<IExecution[]>;
   push(
@@ -95,61 +81,38 @@ export interface Rig {
     headers?: Record<string, string>,
   ): Promise<{ status: number; body: { outcome: string } & Record<string, unknown> }>;
   jobDoc(docId: string): Promise<Record<string, unknown> | undefined>;
-  close(): Promise<void>;
 }
 
 export async function startRig(options: RigOptions = {}): Promise<Rig> {
   const projectId = testProjectId('bridge');
   const firestore = options.firestore ? options.firestore(projectId) : testFirestore(projectId);
-  const emulator = await startRunEmulator({
-    jobs: {
-      jobs: { [JOB]: { command: ['/bin/true'], args: ['default'], maxRetries: JOB_MAX_RETRIES } },
-    },
-    log: () => {},
-    ...(options.faults ? { faults: options.faults } : {}),
-  });
-  const run = createRunClients({ emulatorHost: emulator.host, projectId });
-  const region = options.region ?? REGION;
-  const launcher = new CloudRunLauncher(run, { project: projectId, region });
-  const logLines: string[] = [];
-  const logger = createLogger({
-    destination: { write: (line: string) => void logLines.push(line) },
-  });
-  const config = bridgeConfig(projectId, {
-    region,
-    ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
-    // Wider than the bridge's 8 s default: a first delivery on a loaded 2-core machine (cold
-    // gRPC channels, the job's maxRetries read) must not meet the budget unless a test asks.
-    budgetMs: options.budgetMs ?? Math.min(20_000, (options.leaseMs ?? 60_000) / 2),
-    ...(options.shutdownGraceMs !== undefined ? { shutdownGraceMs: options.shutdownGraceMs } : {}),
-    ...(options.limits !== undefined ? { limits: options.limits } : {}),
-  });
-  const app = buildBridgeServer({
-    config,
-    firestore,
-    launcher,
-    logger,
-    ...(options.verifier ? { verifier: options.verifier } : {}),
-    ...(options.budget ? { budget: options.budget } : {}),
-    ...(options.reconcile ? { reconcile: options.reconcile } : {}),
-  });
-  await app.ready();
-  return {
+  const bridge = await buildInProcessBridge({
     projectId,
     firestore,
-    emulator,
-    run,
-    app,
-    logLines,
-    config,
-    async executions(job = JOB) {
-      const [list] = await run.executions.listExecutions({
-        parent: `projects/${projectId}/locations/${REGION}/jobs/${job}`,
-      });
-      return list;
+    jobs: { [JOB]: { command: ['/bin/true'], args: ['default'], maxRetries: JOB_MAX_RETRIES } },
+    ...(options.faults ? { faults: options.faults } : {}),
+    config: {
+      region: options.region ?? REGION,
+      ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+      // Wider than the bridge's 8 s default: a first delivery on a loaded 2-core machine (cold
+      // gRPC channels, the job's maxRetries read) must not meet the budget unless a test asks.
+      budgetMs: options.budgetMs ?? Math.min(20_000, (options.leaseMs ?? 60_000) / 2),
+      ...(options.shutdownGraceMs !== undefined
+        ? { shutdownGraceMs: options.shutdownGraceMs }
+        : {}),
+      ...(options.limits !== undefined ? { limits: options.limits } : {}),
     },
+    deps: {
+      ...(options.verifier ? { verifier: options.verifier } : {}),
+      ...(options.budget ? { budget: options.budget } : {}),
+      ...(options.reconcile ? { reconcile: options.reconcile } : {}),
+    },
+  });
+  return {
+    ...bridge,
+    executions: (job = JOB) => bridge.executions(job),
     async push(body, headers = {}) {
-      const res = await app.inject({
+      const res = await bridge.app.inject({
         method: 'POST',
         url: '/pubsub/push',
         headers: { 'content-type': 'application/json', ...headers },
@@ -160,13 +123,6 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     async jobDoc(docId) {
       const snap = await firestore.collection('jobs').doc(docId).get();
       return snap.data();
-    },
-    async close() {
-      await app.close();
-      await run.close();
-      await emulator.stop();
-      // A client whose server is gone keeps retrying its abandoned calls; do not wait on them.
-      await Promise.race([firestore.terminate(), new Promise((r) => setTimeout(r, 1000))]);
     },
   };
 }

@@ -1,0 +1,97 @@
+import type { Firestore } from '@google-cloud/firestore';
+import type { protos } from '@google-cloud/run';
+import type { BridgeConfig } from '../../src/config/index.ts';
+import {
+  buildBridgeServer,
+  type BridgeServer,
+  type BridgeServerDeps,
+} from '../../src/bridge/server.ts';
+import {
+  startRunEmulator,
+  type FaultOptions,
+  type JobFile,
+  type StartedRunEmulator,
+} from '../../src/emulator/index.ts';
+import { CloudRunLauncher, createRunClients, type RunClients } from '../../src/launcher/index.ts';
+import { createLogger } from '../../src/log.ts';
+import { bridgeConfig } from './bridge-config.ts';
+
+type IExecution = protos.google.cloud.run.v2.IExecution;
+
+/**
+ * A bridge built in this process (buildBridgeServer, reached with `app.inject`) on a Firestore
+ * client the caller made, and a Cloud Run Jobs emulator of its own. No vitest import: the tests'
+ * rig (test/bridge/rig.ts) and the reliability suites' bridge (bench/reliability) are built on it.
+ */
+export interface InProcessBridgeBase {
+  projectId: string;
+  firestore: Firestore;
+  emulator: StartedRunEmulator;
+  run: RunClients;
+  app: BridgeServer;
+  config: BridgeConfig;
+  /** Every log line the bridge wrote, raw. */
+  logLines: string[];
+  /** All executions of `job` on the emulator (in the config's region), via the ExecutionsClient. */
+  executions: (job: string) => Promise<IExecution[]>;
+  /** Stops the bridge, the run clients and the emulator, and lets go of the Firestore client. */
+  close(): Promise<void>;
+}
+
+export interface InProcessBridgeOptions {
+  projectId: string;
+  /** Closed with the bridge. */
+  firestore: Firestore;
+  /** The jobs deployed on the Cloud Run Jobs emulator. */
+  jobs: JobFile['jobs'];
+  faults?: FaultOptions;
+  /** Settings over bridgeConfig(projectId). */
+  config?: Partial<BridgeConfig>;
+  /** More of the server's dependencies: a push verifier, a budget to read, reconcile options. */
+  deps?: Pick<BridgeServerDeps, 'verifier' | 'budget' | 'reconcile'>;
+}
+
+export async function buildInProcessBridge(
+  options: InProcessBridgeOptions,
+): Promise<InProcessBridgeBase> {
+  const { projectId, firestore } = options;
+  const emulator = await startRunEmulator({
+    jobs: { jobs: options.jobs },
+    log: () => undefined,
+    ...(options.faults ? { faults: options.faults } : {}),
+  });
+  const run = createRunClients({ emulatorHost: emulator.host, projectId });
+  const config = bridgeConfig(projectId, {
+    cloudRunEmulatorHost: emulator.host,
+    ...options.config,
+  });
+  const launcher = new CloudRunLauncher(run, { project: projectId, region: config.region });
+  const logLines: string[] = [];
+  const logger = createLogger({
+    destination: { write: (line: string) => void logLines.push(line) },
+  });
+  const app = buildBridgeServer({ config, firestore, launcher, logger, ...options.deps });
+  await app.ready();
+  return {
+    projectId,
+    firestore,
+    emulator,
+    run,
+    app,
+    config,
+    logLines,
+    executions: async (job) => {
+      const [list] = await run.executions.listExecutions({
+        parent: `projects/${projectId}/locations/${config.region}/jobs/${job}`,
+      });
+      return list;
+    },
+    async close() {
+      await app.close();
+      await run.close();
+      await emulator.stop();
+      // A client whose server is gone keeps retrying its abandoned calls; do not wait on them.
+      await Promise.race([firestore.terminate(), new Promise((r) => setTimeout(r, 1000))]);
+    },
+  };
+}
