@@ -16,6 +16,7 @@ import {
   type ErrorInfo,
   type QueueReason,
 } from '../contract/index.ts';
+import { isNotFound, isPreconditionFailure } from '../errors/index.ts';
 import { LEASE_CLEARED, leaseTaken } from './job-claim-document.ts';
 import type { OpCount } from './job-ops.ts';
 import { dispatchedPatch, launchFailedPatch, type DispatchRecord } from './job-repository.ts';
@@ -67,9 +68,13 @@ function storedBatch(snap: DocumentSnapshot): StoredBatch | undefined {
 
 /**
  * The batch side of the dispatch protocol (DESIGN.md, "Admission and dispatch", step 5): the
- * batch document `batches/{batchId}` and its members' job documents move together, each move in
- * one transaction that re-reads the batch's lease and every member, so a batch is claimed,
- * recorded, handed back and taken over as one unit.
+ * batch document `batches/{batchId}` and its members' job documents move together, each move one
+ * atomic commit, so a batch is claimed, recorded, handed back and taken over as one unit. As the
+ * single request's protocol does (job-queue.ts, job-repository.ts), a claim and the move after it
+ * are first one batched write with every write preconditioned on the update time the drainer
+ * last saw (the queue page's for the claim, the claim's commit time after it): no read. Only when
+ * someone wrote in between does the move become a transaction that re-reads the batch's lease
+ * and every member and decides from them.
  */
 export class BatchStore implements JobBatchStore {
   private readonly firestore: Firestore;
@@ -93,7 +98,20 @@ export class BatchStore implements JobBatchStore {
   async claimBatch(input: BatchClaimInput, ops: OpCount): Promise<ClaimedBatch | undefined> {
     if (input.candidates.length > MAX_BATCH_MEMBERS)
       throw new RangeError(`a batch holds at most ${MAX_BATCH_MEMBERS} members`);
-    const expiresAt = new Date(input.now.getTime() + input.leaseMs);
+    // Every candidate as read, in one batched write fenced on each entry's update time: no read.
+    const all = this.claimWrites(input, input.candidates);
+    const batch = this.firestore.batch();
+    batch.create(this.batchRef(input.batchId), all.batchDoc);
+    for (const w of all.memberWrites)
+      batch.update(w.ref, w.patch, { lastUpdateTime: w.entry.updateTime });
+    ops.writes += all.memberWrites.length + 1;
+    try {
+      const [created] = await batch.commit();
+      return { ...all.claimed, ...(created ? { writeTime: created.writeTime } : {}) };
+    } catch (err: unknown) {
+      // A cancel, another drainer or a redelivery wrote a candidate since the drain read it.
+      if (!isPreconditionFailure(err) && !isNotFound(err)) throw err;
+    }
     return this.firestore.runTransaction(async (tx) => {
       const snaps = await tx.getAll(...input.candidates.map((c) => this.jobRef(c.entry.docId)));
       ops.reads += snaps.length;
@@ -104,46 +122,58 @@ export class BatchStore implements JobBatchStore {
         return snap?.exists === true && snap.updateTime?.isEqual(c.entry.updateTime) === true;
       });
       if (kept.length === 0) return undefined;
-      let offset = 0;
-      const members: BatchMember[] = kept.map((c) => {
-        const member = { ...c.member, offset };
-        offset += c.member.taskCount;
-        return member;
-      });
-      const content: BatchContent = {
-        job: input.job,
-        ...(input.timeoutSeconds !== undefined ? { timeoutSeconds: input.timeoutSeconds } : {}),
-        members,
-      };
-      const digest = batchDigest(content);
-      tx.create(this.batchRef(input.batchId), {
-        ...content,
-        digest,
-        taskCount: offset,
-        state: 'dispatching',
-        lease: { owner: input.owner, expiresAt },
-        createdAt: input.now,
-        updatedAt: input.now,
-        expireAt: new Date(input.now.getTime() + input.retentionMs),
-      });
-      for (const [i, c] of kept.entries()) {
-        tx.update(this.jobRef(c.entry.docId), {
-          ...leaseTaken(input.owner, expiresAt, c.entry.attempts + 1, input.now),
-          'dispatch.batchId': input.batchId,
-          'dispatch.taskOffset': members[i]?.offset ?? 0,
-        });
-      }
-      ops.writes += kept.length + 1;
-      return {
-        batchId: input.batchId,
-        owner: input.owner,
-        job: input.job,
-        content,
-        digest,
-        taskCount: offset,
-        memberDocIds: kept.map((c) => c.entry.docId),
-      };
+      const some = this.claimWrites(input, kept);
+      tx.create(this.batchRef(input.batchId), some.batchDoc);
+      for (const w of some.memberWrites) tx.update(w.ref, w.patch);
+      ops.writes += some.memberWrites.length + 1;
+      return some.claimed;
     });
+  }
+
+  /** The claim of `kept`: the batch document, each member's move, and the lease it gives. */
+  private claimWrites(input: BatchClaimInput, kept: BatchClaimInput['candidates']) {
+    const expiresAt = new Date(input.now.getTime() + input.leaseMs);
+    let offset = 0;
+    const members: BatchMember[] = kept.map((c) => {
+      const member = { ...c.member, offset };
+      offset += c.member.taskCount;
+      return member;
+    });
+    const content: BatchContent = {
+      job: input.job,
+      ...(input.timeoutSeconds !== undefined ? { timeoutSeconds: input.timeoutSeconds } : {}),
+      members,
+    };
+    const digest = batchDigest(content);
+    const batchDoc = {
+      ...content,
+      digest,
+      taskCount: offset,
+      state: 'dispatching',
+      lease: { owner: input.owner, expiresAt },
+      createdAt: input.now,
+      updatedAt: input.now,
+      expireAt: new Date(input.now.getTime() + input.retentionMs),
+    };
+    const memberWrites = kept.map((c, i) => ({
+      entry: c.entry,
+      ref: this.jobRef(c.entry.docId),
+      patch: {
+        ...leaseTaken(input.owner, expiresAt, c.entry.attempts + 1, input.now),
+        'dispatch.batchId': input.batchId,
+        'dispatch.taskOffset': members[i]?.offset ?? 0,
+      },
+    }));
+    const claimed: ClaimedBatch = {
+      batchId: input.batchId,
+      owner: input.owner,
+      job: input.job,
+      content,
+      digest,
+      taskCount: offset,
+      memberDocIds: kept.map((c) => c.entry.docId),
+    };
+    return { batchDoc, memberWrites, claimed };
   }
 
   recordBatch(lease: BatchLease, record: DispatchRecord, now: Date, ops: OpCount) {
@@ -276,12 +306,13 @@ export class BatchStore implements JobBatchStore {
   }
 
   /**
-   * Applies a change to the batch document and each of its members in one transaction, only
+   * Applies a change to the batch document and each of its members in one atomic commit, only
    * while the batch's lease is `lease`'s; members are those still carrying this batch and lease
    * (a member ended by a cancel or the reconciler meanwhile is left alone). False when the lease
-   * was lost. Cost: 1 + k reads, up to 1 + k writes.
+   * was lost. Cost: 0 reads and 1 + k writes when nobody wrote since the claim; otherwise
+   * 1 + k reads and up to 1 + k writes more.
    */
-  private whileLeased(
+  private async whileLeased(
     lease: BatchLease,
     ops: OpCount,
     change: {
@@ -289,6 +320,30 @@ export class BatchStore implements JobBatchStore {
       member: (state: string) => UpdateData<DocumentData> | undefined;
     },
   ): Promise<boolean> {
+    // Nobody wrote the batch or a member since our claim: each still carries the claim's commit
+    // time, the batch its lease and every member its `dispatching` state and the batch's lease.
+    // Then one batched write fenced on that time does the move, with no read; any write since
+    // (a worker's start, a cancel, the reconciler, a takeover) fails it whole, and the
+    // transaction below decides from the documents.
+    const patches = lease.memberDocIds.map((id) => ({
+      ref: this.jobRef(id),
+      patch: change.member('dispatching'),
+    }));
+    if (lease.writeTime !== undefined && patches.every((p) => p.patch !== undefined)) {
+      const fence = { lastUpdateTime: lease.writeTime };
+      const batch = this.firestore.batch();
+      const ref = this.batchRef(lease.batchId);
+      if (change.batch === 'delete') batch.delete(ref, fence);
+      else batch.update(ref, change.batch(), fence);
+      for (const p of patches) batch.update(p.ref, p.patch as UpdateData<DocumentData>, fence);
+      ops.writes += patches.length + 1;
+      try {
+        await batch.commit();
+        return true;
+      } catch (err: unknown) {
+        if (!isPreconditionFailure(err) && !isNotFound(err)) throw err;
+      }
+    }
     return this.firestore.runTransaction(async (tx) => {
       ops.reads++;
       const ref = this.batchRef(lease.batchId);

@@ -362,6 +362,13 @@ export interface BatchLease {
   taskCount: number;
   /** The members' job document ids, in task order. */
   memberDocIds: string[];
+  /**
+   * The commit time of the claim that wrote the batch document and every member, when it was one
+   * batched write (a transaction does not hand its time back): while nobody wrote them since,
+   * each still carries it as its update time, and the next move is one batched write fenced on
+   * it, with no read. Absent after a fallback claim or a takeover.
+   */
+  writeTime?: Timestamp;
 }
 
 /** A fresh claim: its lease and the content the batch document holds. */
@@ -394,7 +401,9 @@ export interface StoredBatch {
 /**
  * Batches (implemented by `BatchStore`): k compatible queued requests started as one execution.
  * The batch document `batches/{batchId}` and its members' job documents move together, every
- * move one transaction that re-reads the batch's lease and each member, so a batch is claimed,
+ * move one atomic commit fenced on what the drainer last saw of them — as a batched write whose
+ * every write is preconditioned on an update time (no read), or, when a precondition fails, as
+ * one transaction that re-reads the batch's lease and each member — so a batch is claimed,
  * started, recorded, handed back or taken over as one unit and each member runs in at most one
  * batch. A member belongs to a batch while its `dispatch.batchId` names it and its lease is the
  * batch's; a member ended meanwhile (a cancel, the reconciler) is left alone by every move.
@@ -403,18 +412,23 @@ export interface StoredBatch {
  */
 export interface JobBatchStore {
   /**
-   * In one transaction: re-reads every candidate and keeps those nobody wrote since they were
-   * read (fenced on `entry.updateTime`), assigns their task offsets in order, creates
-   * `batches/{batchId}` (members, digest, total task count, lease, `dispatching`) and moves each
-   * kept member `queued → dispatching` with the batch's lease, `dispatch.batchId` and
-   * `dispatch.taskOffset`. Undefined when none was left. Cost: k reads + (kept + 1) writes.
+   * Atomically: keeps the candidates nobody wrote since they were read (fenced on
+   * `entry.updateTime`), assigns their task offsets in order, creates `batches/{batchId}`
+   * (members, digest, total task count, lease, `dispatching`) and moves each kept member
+   * `queued → dispatching` with the batch's lease, `dispatch.batchId` and `dispatch.taskOffset`.
+   * First as one batched write with each member's update preconditioned on its
+   * `entry.updateTime` (0 reads, k + 1 writes; the lease then carries the commit's `writeTime`);
+   * when any precondition fails, in one transaction that re-reads every candidate and leaves out
+   * those that changed (k reads + kept + 1 writes more). Undefined when none was left.
    */
   claimBatch(input: BatchClaimInput, ops: OpCount): Promise<ClaimedBatch | undefined>;
   /**
    * Records the execution on the batch (→ `dispatched`, lease cleared) and on every member
    * (→ `dispatched` unless a worker already moved it on; operation and execution names; the
    * stored request dropped), only while the batch's lease is ours. False when it was lost.
-   * Cost: (k + 1) reads + (k + 1) writes.
+   * Cost: with the claim's `writeTime`, one batched write fenced on it (0 reads, k + 1 writes)
+   * when nobody wrote the batch or a member since; otherwise (and after a takeover) one
+   * transaction that re-reads them, (k + 1) reads + (k + 1) writes.
    */
   recordBatch(lease: BatchLease, record: DispatchRecord, now: Date, ops: OpCount): Promise<boolean>;
   /**

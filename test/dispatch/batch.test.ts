@@ -17,8 +17,8 @@ import { MaxRetriesCache } from '../../src/dispatch/launch-request.ts';
 import { QueueKnowledge } from '../../src/dispatch/queue-knowledge.ts';
 import { CloudRunLauncher } from '../../src/launcher/index.ts';
 import { BatchStore, MAX_BATCH_MEMBERS } from '../../src/store/batch-store.ts';
-import { newOpCount } from '../../src/store/job-ops.ts';
-import { JobQueue } from '../../src/store/job-queue.ts';
+import { newOpCount, type OpCount } from '../../src/store/job-ops.ts';
+import { JobQueue, type QueueEntry } from '../../src/store/job-queue.ts';
 import { JobRepository } from '../../src/store/job-repository.ts';
 import { JOB, JOB_MAX_RETRIES, REGION, startRig, type Rig } from '../bridge/rig.ts';
 
@@ -222,6 +222,112 @@ describe('batches: compatible queued requests start as one execution', () => {
     );
     expect(await byBatch(batchId)).toHaveLength(1);
     for (const r of rs) expect((await doc(r))?.state).toBe('dispatched');
+  });
+
+  it('claims and records a batch nobody wrote meanwhile with no read: the only reads are the queue page and its depth', async () => {
+    const rs = Array.from({ length: 6 }, () => request());
+    for (const r of rs) await queueUp(r);
+    const result = await drainer(10).drain(Date.now() + 20_000);
+    expect(result).toMatchObject({ batches: 1, started: 6 });
+    // 6 entries on the page, then the depth (2); the claim and the record are each one batched
+    // write fenced on update times: 6 + 1 writes each. The unfenced path read 2 × 6 + 1 more.
+    expect(result.firestore).toEqual({ reads: 6 + 2, writes: 2 * (6 + 1) });
+    const batchId = String(
+      ((await doc(rs[0] as JobRequest))?.dispatch as { batchId: string }).batchId,
+    );
+    const runs = await byBatch(batchId);
+    expect(runs).toHaveLength(1);
+    expect(await batchDoc(batchId)).toMatchObject({
+      state: 'dispatched',
+      executionName: runs[0]?.name,
+      lease: null,
+    });
+    for (const r of rs)
+      expect(await doc(r)).toMatchObject({
+        state: 'dispatched',
+        dispatch: { batchId, executionName: runs[0]?.name, leaseOwner: null },
+      });
+  });
+
+  it('a member written after the drain read it is left out of the claim; one written after the claim keeps its state at the record; a lost lease records nothing', async () => {
+    const rs = Array.from({ length: 4 }, () => request());
+    for (const r of rs) await queueUp(r);
+    const ids = rs.map((r) => jobDocumentId(r.requestId ?? ''));
+    // The entries as a drain reads them now, and a claim of them.
+    const read = async (docIds: readonly string[]) =>
+      (await queue.oldest(100)).filter((e) => docIds.includes(e.docId));
+    const claim = (entries: readonly QueueEntry[], ops: OpCount) =>
+      batches.claimBatch(
+        {
+          batchId: randomUUID(),
+          owner: randomUUID(),
+          job: JOB,
+          timeoutSeconds: undefined,
+          candidates: entries.map((entry) => ({
+            entry,
+            member: {
+              requestId: entry.requestId,
+              documentId: entry.docId,
+              taskCount: 1,
+              function: 'report',
+              args: [],
+              env: {},
+            },
+          })),
+          now: new Date(),
+          leaseMs: 60_000,
+          retentionMs: 86_400_000,
+        },
+        ops,
+      );
+    const jobs = rig.firestore.collection('jobs');
+    const [changed = '', ...rest] = ids;
+
+    const entries = await read(ids);
+    expect(entries).toHaveLength(4);
+    // Written since the drain's read, as a redelivery's or a cancel's write would be.
+    await jobs.doc(changed).update({ touched: true });
+    const claimOps = newOpCount();
+    const refused = await claim(entries, claimOps);
+    // The fenced write failed whole; the transaction read all 4 and left the changed one out.
+    expect(refused?.memberDocIds).toEqual(rest);
+    expect(refused?.writeTime).toBeUndefined();
+    expect(claimOps).toEqual({ reads: 4, writes: 5 + 4 });
+    expect((await rig.jobDoc(changed))?.state).toBe('queued');
+    expect(await batches.dissolveBatch(refused!, 'runjob-rate', new Date(), newOpCount())).toBe(
+      true,
+    );
+
+    // Read again, the 3 are claimed by the fenced write alone. A worker moves one on before the
+    // bridge records: the record's fenced write fails, the transaction reads and leaves its state.
+    const ops = newOpCount();
+    const lease = await claim(await read(rest), ops);
+    expect(ops).toEqual({ reads: 0, writes: 4 });
+    expect(lease?.writeTime).toBeDefined();
+    const [, running = ''] = rest;
+    await jobs.doc(running).update({ state: 'running' });
+    const record = { operationName: 'op', executionName: `exec-${randomUUID()}`, adopted: false };
+    const recordOps = newOpCount();
+    expect(await batches.recordBatch(lease!, record, new Date(), recordOps)).toBe(true);
+    expect(recordOps).toEqual({ reads: 4, writes: 4 + 4 });
+    for (const id of rest)
+      expect(await rig.jobDoc(id)).toMatchObject({
+        state: id === running ? 'running' : 'dispatched',
+        dispatch: { executionName: record.executionName, leaseOwner: null },
+      });
+    expect(await batchDoc(lease?.batchId ?? '')).toMatchObject({ state: 'dispatched' });
+
+    // A lease lost since the claim (a takeover wrote the batch document): nothing moves.
+    const lost = await claim(await read([changed]), newOpCount());
+    expect(lost?.writeTime).toBeDefined();
+    await rig.firestore
+      .collection(BATCH_COLLECTION)
+      .doc(lost?.batchId ?? '')
+      .update({ 'lease.owner': 'another-drainer' });
+    expect(await batches.recordBatch(lost!, record, new Date(), newOpCount())).toBe(false);
+    expect(await rig.jobDoc(changed)).toMatchObject({ state: 'dispatching' });
+    expect(await batchDoc(lost?.batchId ?? '')).toMatchObject({ state: 'dispatching' });
+    expect(await batches.dissolveBatch(lost!, 'runjob-rate', new Date(), newOpCount())).toBe(false);
   });
 
   it('cuts groups at the member, task and size caps', () => {
