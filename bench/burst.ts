@@ -411,7 +411,7 @@ async function runTasksInProcess(
     await workerDb.terminate();
   }
   const ms = Date.now() - started;
-  const { rpcs, documentWrites, jobDocumentCommits } = count;
+  const { rpcs, documentWrites, jobDocumentCommits, documentsRead } = count;
   const reads =
     (rpcs.batchGetDocuments ?? 0) + (rpcs.runQuery ?? 0) + (rpcs.runAggregationQuery ?? 0);
   return {
@@ -419,6 +419,7 @@ async function runTasksInProcess(
     ms,
     exits,
     rpcs,
+    documentsRead,
     reads,
     documentWrites,
     jobDocumentCommits: jobDocumentCommits.length,
@@ -505,6 +506,8 @@ async function dispatchArm(n: number, batchMaxRequests: number) {
         batchMaxRequests,
         retentionMs: 86_400_000,
       });
+      // The drain's RPCs on the bridge's client, and which documents its gets read.
+      const drainRpcs = countFirestoreRpcs(firestore);
       const t0 = performance.now();
       let started = 0;
       let batches = 0;
@@ -518,6 +521,7 @@ async function dispatchArm(n: number, batchMaxRequests: number) {
         if (r.started === 0) break;
       }
       const ms = performance.now() - t0;
+      drainRpcs.stop();
       // The dispatch's writes on job documents: all but the batch documents' (two per batch).
       const jobDocWrites = ops.writes - 2 * batches;
       say(`${started} started in ${Math.round(ms)} ms; running their tasks in-process`);
@@ -529,6 +533,8 @@ async function dispatchArm(n: number, batchMaxRequests: number) {
         .get();
       const succeeded = snap.data().count;
       const per = (x: number) => Math.round((x / n) * 100) / 100;
+      const perEach = (counts: Record<string, number>) =>
+        Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, per(v)]));
       return {
         requests: n,
         batchMaxRequests,
@@ -540,6 +546,8 @@ async function dispatchArm(n: number, batchMaxRequests: number) {
         drain: {
           readsPerRequest: Math.round((ops.reads / n) * 100) / 100,
           writesPerRequest: Math.round((ops.writes / n) * 100) / 100,
+          rpcs: drainRpcs.rpcs,
+          documentsReadPerRequest: perEach(drainRpcs.documentsRead),
         },
         drainMs: Math.round(ms),
         jobDocumentWritesPerSecond: Math.round((jobDocWrites / (ms / 1000)) * 10) / 10,
@@ -550,6 +558,7 @@ async function dispatchArm(n: number, batchMaxRequests: number) {
           ms: worker.ms,
           exits: worker.exits,
           rpcs: worker.rpcs,
+          documentsReadPerRequest: perEach(worker.documentsRead),
           readsPerRequest: per(worker.reads),
           writesPerRequest: per(worker.documentWrites),
           jobDocumentCommitsPerRequest: per(worker.jobDocumentCommits),

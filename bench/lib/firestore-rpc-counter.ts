@@ -6,6 +6,11 @@ export interface FirestoreRpcCount {
   readonly rpcs: Record<string, number>;
   /** Document writes in every commit sent. */
   readonly documentWrites: number;
+  /**
+   * Documents asked for by get (batchGetDocuments), by collection path without ids (`jobs`,
+   * `batches`, `jobs/tasks`): which documents the reads of `rpcs.batchGetDocuments` were.
+   */
+  readonly documentsRead: Record<string, number>;
   /** When each commit that wrote a job document was answered OK (ms since the epoch). */
   readonly jobDocumentCommits: readonly number[];
   /** Commits that wrote a job document and were refused (e.g. a transaction's contention). */
@@ -16,6 +21,16 @@ export interface FirestoreRpcCount {
 
 type Rpc = (method: string, ...rest: unknown[]) => Promise<unknown>;
 type CommitRequest = { writes?: { update?: { name?: string } }[] };
+type GetRequest = { documents?: string[] };
+
+/** `projects/p/databases/d/documents/jobs/a/tasks/0` → `jobs/tasks`. */
+function collectionPath(name: string): string {
+  const path = name.split('/documents/')[1] ?? '';
+  return path
+    .split('/')
+    .filter((_, i) => i % 2 === 0)
+    .join('/');
+}
 
 /**
  * Counts every RPC `db` sends where the client sends it (its `request` and `requestStream`, which
@@ -26,6 +41,7 @@ type CommitRequest = { writes?: { update?: { name?: string } }[] };
 export function countFirestoreRpcs(db: Firestore, collection = 'jobs'): FirestoreRpcCount {
   const jobDoc = new RegExp(`/documents/${collection}/[^/]+$`);
   const rpcs: Record<string, number> = {};
+  const documentsRead: Record<string, number> = {};
   const jobDocumentCommits: number[] = [];
   let documentWrites = 0;
   let jobDocumentCommitsRefused = 0;
@@ -35,9 +51,15 @@ export function countFirestoreRpcs(db: Firestore, collection = 'jobs'): Firestor
     client[name] = function (method: string, ...rest: unknown[]) {
       const p = original.call(db, method, ...rest);
       rpcs[method] = (rpcs[method] ?? 0) + 1;
-      if (method !== 'commit') return p;
       // request(method, request, …) and requestStream(method, bidirectional, request, …).
-      const request = (name === 'request' ? rest[0] : rest[1]) as CommitRequest;
+      const sent = name === 'request' ? rest[0] : rest[1];
+      if (method === 'batchGetDocuments')
+        for (const doc of (sent as GetRequest).documents ?? []) {
+          const c = collectionPath(doc);
+          documentsRead[c] = (documentsRead[c] ?? 0) + 1;
+        }
+      if (method !== 'commit') return p;
+      const request = sent as CommitRequest;
       documentWrites += request.writes?.length ?? 0;
       if (request.writes?.some((w) => jobDoc.test(w.update?.name ?? '')))
         void p.then(
@@ -49,6 +71,7 @@ export function countFirestoreRpcs(db: Firestore, collection = 'jobs'): Firestor
   }
   return {
     rpcs,
+    documentsRead,
     get documentWrites() {
       return documentWrites;
     },
