@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,47 @@ import { CloudRunLauncher, createRunClients } from '../../src/launcher/index.ts'
 import { until } from './helpers.ts';
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+
+/**
+ * Runs `jobbridge emulator --port 0 --jobs <dir>/jobs.json ...flags` with `jobs` in that file,
+ * hands `use` the host of its ready line and its output so far, and SIGKILLs it after `use` if
+ * it still runs.
+ */
+async function withEmulatorCli(
+  dir: string,
+  jobs: Record<string, unknown>,
+  flags: string[],
+  use: (cli: {
+    host: string;
+    output: () => string;
+    child: ChildProcess;
+    exited: Promise<number | null>;
+  }) => Promise<void>,
+): Promise<void> {
+  const file = join(dir, 'jobs.json');
+  await writeFile(file, JSON.stringify({ jobs }));
+  const child = spawn(
+    process.execPath,
+    [CLI, 'emulator', '--port', '0', '--jobs', file, ...flags],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  try {
+    const host = await until(
+      'the ready line',
+      () => /Cloud Run Jobs emulator listening on (127\.0\.0\.1:\d+)/.exec(output)?.[1],
+    );
+    await use({ host, output: () => output, child, exited });
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await exited;
+  }
+}
 
 describe('job file', () => {
   let dir: string;
@@ -71,42 +112,14 @@ describe('jobbridge emulator (the CLI)', () => {
   it('prints its ready line, serves the real client, and on SIGTERM kills its tasks and exits 0', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'emulator-cli-'));
     try {
-      await writeFile(
-        join(dir, 'jobs.json'),
-        JSON.stringify({ jobs: { sleeper: { command: [process.execPath, './sleeper.mjs'] } } }),
-      );
       // A relative script: it only runs if the command resolved from the job file's folder.
       await writeFile(
         join(dir, 'sleeper.mjs'),
         "import { writeFileSync } from 'node:fs'; writeFileSync(process.env.PID_FILE, String(process.pid)); setInterval(() => {}, 1000);",
       );
-      const child = spawn(
-        process.execPath,
-        [
-          CLI,
-          'emulator',
-          '--port',
-          '0',
-          '--jobs',
-          join(dir, 'jobs.json'),
-          '--kill-grace-ms',
-          '200',
-        ],
-        {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      const exited = new Promise<number | null>((resolve) =>
-        child.once('exit', (code) => resolve(code)),
-      );
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      try {
-        const host = await until(
-          'the ready line',
-          () => /Cloud Run Jobs emulator listening on (127\.0\.0\.1:\d+)/.exec(output)?.[1],
-        );
+      const jobs = { sleeper: { command: [process.execPath, './sleeper.mjs'] } };
+      const grace = ['--kill-grace-ms', '200'];
+      await withEmulatorCli(dir, jobs, grace, async ({ host, child, exited }) => {
         const clients = createRunClients({ emulatorHost: host });
         try {
           const launcher = new CloudRunLauncher(clients, {
@@ -126,10 +139,7 @@ describe('jobbridge emulator (the CLI)', () => {
         } finally {
           await clients.close();
         }
-      } finally {
-        if (child.exitCode === null) child.kill('SIGKILL');
-        await exited;
-      }
+      });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -153,37 +163,11 @@ describe('jobbridge emulator --runjob-per-minute / --max-running-executions', ()
   it('answers RunJob RESOURCE_EXHAUSTED past the per-minute quota it was started with', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'emulator-quota-'));
     try {
-      await writeFile(
-        join(dir, 'jobs.json'),
-        JSON.stringify({ jobs: { quick: { command: [process.execPath, '-e', '0'] } } }),
-      );
-      const child = spawn(
-        process.execPath,
-        [
-          CLI,
-          'emulator',
-          '--port',
-          '0',
-          '--jobs',
-          join(dir, 'jobs.json'),
-          '--runjob-per-minute',
-          '2',
-          '--max-running-executions',
-          '5',
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      try {
-        const host = await until(
-          'the ready line',
-          () => /Cloud Run Jobs emulator listening on (127\.0\.0\.1:\d+)/.exec(output)?.[1],
-        );
+      const jobs = { quick: { command: [process.execPath, '-e', '0'] } };
+      const quotas = ['--runjob-per-minute', '2', '--max-running-executions', '5'];
+      await withEmulatorCli(dir, jobs, quotas, async ({ host, output, child, exited }) => {
         await until('the quota line', () =>
-          output.includes('quotas: 2 RunJob') ? true : undefined,
+          output().includes('quotas: 2 RunJob') ? true : undefined,
         );
         const clients = createRunClients({ emulatorHost: host });
         try {
@@ -199,10 +183,7 @@ describe('jobbridge emulator --runjob-per-minute / --max-running-executions', ()
         }
         child.kill('SIGTERM');
         expect(await exited).toBe(0);
-      } finally {
-        if (child.exitCode === null) child.kill('SIGKILL');
-        await exited;
-      }
+      });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
