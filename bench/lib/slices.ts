@@ -1,6 +1,7 @@
 import type { Firestore } from '@google-cloud/firestore';
 import type { protos } from '@google-cloud/run';
 import { BATCH_COLLECTION, BRIDGE_EXECUTION_ENV } from '../../src/contract/index.ts';
+import { executionEnv } from '../../src/launcher/index.ts';
 
 type IExecution = protos.google.cloud.run.v2.IExecution;
 
@@ -23,15 +24,15 @@ export async function slicesPerRequest(
   const count = (id: string) => perRequest.set(id, (perRequest.get(id) ?? 0) + 1);
   let batchExecutions = 0;
   for (const e of executions) {
-    const env = e.template?.containers?.[0]?.env ?? [];
-    const batchId = env.find((v) => v.name === BRIDGE_EXECUTION_ENV.batchId)?.value;
+    const env = executionEnv(e);
+    const batchId = env[BRIDGE_EXECUTION_ENV.batchId];
     if (typeof batchId === 'string') {
       batchExecutions++;
       const batch = await firestore.collection(BATCH_COLLECTION).doc(batchId).get();
       for (const m of (batch.get('members') ?? []) as { requestId: string }[]) count(m.requestId);
       continue;
     }
-    const id = env.find((v) => v.name === BRIDGE_EXECUTION_ENV.requestId)?.value;
+    const id = env[BRIDGE_EXECUTION_ENV.requestId];
     if (typeof id === 'string') count(id);
   }
   return { perRequest, batchExecutions };

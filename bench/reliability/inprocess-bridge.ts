@@ -4,6 +4,7 @@ import type { BridgeConfig } from '../../src/config/index.ts';
 import type { PushVerifier } from '../../src/bridge/push-auth.ts';
 import { BRIDGE_EXECUTION_ENV } from '../../src/contract/index.ts';
 import { buildInProcessBridge, type InProcessBridgeBase } from '../lib/inprocess-bridge.ts';
+import { executionEnv } from '../../src/launcher/index.ts';
 
 /** The allowlisted and deployed job. */
 export const ALLOWED_JOB = 'bridge-job';
@@ -48,9 +49,7 @@ export async function startInProcessBridge(options: {
     ...bridge,
     async executionRequestIds(job = ALLOWED_JOB) {
       return (await executions(job)).map(
-        (e) =>
-          e.template?.containers?.[0]?.env?.find((v) => v.name === BRIDGE_EXECUTION_ENV.requestId)
-            ?.value ?? '(none)',
+        (e) => executionEnv(e)[BRIDGE_EXECUTION_ENV.requestId] ?? '(none)',
       );
     },
   };

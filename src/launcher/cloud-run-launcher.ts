@@ -55,12 +55,18 @@ function enumName(value: unknown, names: string[]): string | undefined {
   return undefined;
 }
 
-/** Maps a Cloud Run Execution message to the port's summary. */
-export function summarizeExecution(execution: IExecution): ExecutionSummary {
+/** The env of an execution's (first) container, by name: where jobbridge's ids ride. */
+export function executionEnv(execution: IExecution): Record<string, string> {
   const env: Record<string, string> = {};
   for (const variable of execution.template?.containers?.[0]?.env ?? []) {
     if (variable.name) env[variable.name] = variable.value ?? '';
   }
+  return env;
+}
+
+/** Maps a Cloud Run Execution message to the port's summary. */
+export function summarizeExecution(execution: IExecution): ExecutionSummary {
+  const env = executionEnv(execution);
   const completionTime = toDate(execution.completionTime);
   return {
     name: execution.name ?? '',

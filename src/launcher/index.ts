@@ -1,6 +1,7 @@
 export type * from './launcher.ts';
 export {
   CloudRunLauncher,
+  executionEnv,
   summarizeExecution,
   summarizeTask,
   type CloudRunLauncherClients,

@@ -8,6 +8,7 @@ import { newOpCount } from '../../src/store/job-ops.ts';
 import { JobRepository } from '../../src/store/job-repository.ts';
 import { slicesPerRequest } from '../../bench/lib/slices.ts';
 import { envelope, eventually, jobRequest, startRig, type Rig } from './rig.ts';
+import { executionEnv } from '../../src/launcher/index.ts';
 
 const LIMITS = {
   runJobPerMinute: 600, // 10 per second
@@ -16,16 +17,6 @@ const LIMITS = {
   keyConcurrency: 0,
 };
 const REQUESTS = 40;
-
-function envOf(execution: {
-  template?: {
-    containers?: { env?: { name?: string | null; value?: string | null }[] | null }[] | null;
-  } | null;
-}): Record<string, string> {
-  return Object.fromEntries(
-    (execution.template?.containers?.[0]?.env ?? []).map((e) => [e.name ?? '', e.value ?? '']),
-  );
-}
 
 const toOutcome = async (answer: ReturnType<Rig['push']>) => ({
   ...(await answer),
@@ -172,7 +163,7 @@ describe('cancel before dispatch, on a takeover', () => {
     expect(again.body.outcome).toBe('duplicate');
     const executions = await rig.executions();
     expect(
-      executions.filter((e) => envOf(e)[BRIDGE_EXECUTION_ENV.requestId] === requestId),
+      executions.filter((e) => executionEnv(e)[BRIDGE_EXECUTION_ENV.requestId] === requestId),
     ).toEqual([]);
   });
 });

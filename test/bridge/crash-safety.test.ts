@@ -1,7 +1,7 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRunEmulator, type StartedRunEmulator } from '../../src/emulator/index.ts';
-import { createRunClients, type RunClients } from '../../src/launcher/index.ts';
+import { createRunClients, executionEnv, type RunClients } from '../../src/launcher/index.ts';
 import { emulatorHosts, testFirestore, testProjectId } from '../harness/google.ts';
 import {
   killAllChildren,
@@ -10,6 +10,7 @@ import {
 } from '../../bench/lib/child-bridge.ts';
 import { startCrashingBridge } from './crash-after.ts';
 import { envelope, eventually, JOB, jobRequest, REGION } from './rig.ts';
+import { BRIDGE_EXECUTION_ENV } from '../../src/contract/index.ts';
 
 // Long enough that, on a loaded 2-core machine, the first redelivery still finds the dead
 // bridge's lease live (the test asserts that refusal); short enough to wait out.
@@ -40,11 +41,7 @@ describe('crash safety: a bridge SIGKILLed mid-delivery, then a redelivery after
     const [list] = await run.executions.listExecutions({
       parent: `projects/${projectId}/locations/${REGION}/jobs/${JOB}`,
     });
-    return list.filter((e) =>
-      e.template?.containers?.[0]?.env?.some(
-        (v) => v.name === 'JOBBRIDGE_REQUEST_ID' && v.value === requestId,
-      ),
-    );
+    return list.filter((e) => executionEnv(e)[BRIDGE_EXECUTION_ENV.requestId] === requestId);
   };
   const post = async (url: string, body: unknown) => {
     const res = await fetch(`${url}/pubsub/push`, {

@@ -2,16 +2,7 @@ import { Firestore } from '@google-cloud/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BRIDGE_EXECUTION_ENV, jobDocumentId } from '../../src/contract/index.ts';
 import { envelope, GHOST_JOB, JOB_MAX_RETRIES, jobRequest, startRig, type Rig } from './rig.ts';
-
-function envOf(execution: {
-  template?: {
-    containers?: { env?: { name?: string | null; value?: string | null }[] | null }[] | null;
-  } | null;
-}) {
-  return Object.fromEntries(
-    (execution.template?.containers?.[0]?.env ?? []).map((e) => [e.name ?? '', e.value ?? '']),
-  );
-}
+import { executionEnv } from '../../src/launcher/index.ts';
 
 describe('dedup-and-dispatch, in-process on the emulators', () => {
   let rig: Rig;
@@ -51,7 +42,7 @@ describe('dedup-and-dispatch, in-process on the emulators', () => {
       'screenshot',
       'https://example.com',
     ]);
-    expect(envOf(execution!)).toMatchObject({
+    expect(executionEnv(execution!)).toMatchObject({
       MODE: 'fast-secret-value',
       [BRIDGE_EXECUTION_ENV.requestId]: request.requestId,
       [BRIDGE_EXECUTION_ENV.jobDocumentId]: docId,
@@ -78,10 +69,10 @@ describe('dedup-and-dispatch, in-process on the emulators', () => {
     expect((await rig.push(envelope(kept))).status).toBe(201);
     const executions = await rig.executions();
     const byReq = (id: unknown) =>
-      executions.find((e) => envOf(e)[BRIDGE_EXECUTION_ENV.requestId] === id);
+      executions.find((e) => executionEnv(e)[BRIDGE_EXECUTION_ENV.requestId] === id);
     expect(byReq(verbatim.requestId)?.template?.containers?.[0]?.args).toEqual(['--flag', 'x']);
     expect(byReq(kept.requestId)?.template?.containers?.[0]?.args).toEqual(['default']);
-    expect(envOf(byReq(kept.requestId)!)).not.toHaveProperty(BRIDGE_EXECUTION_ENV.function);
+    expect(executionEnv(byReq(kept.requestId)!)).not.toHaveProperty(BRIDGE_EXECUTION_ENV.function);
   });
 
   it('50 concurrent deliveries of one request id start exactly one execution', async () => {

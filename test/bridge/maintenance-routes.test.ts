@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEAD_LETTER_ATTRIBUTES } from '../../src/bridge/dead-letter.ts';
 import { envelope, eventually, jobRequest, JOB, startRig, testVerifier, type Rig } from './rig.ts';
 import { pushToken, signingKey, startCertServer } from '../../bench/lib/tokens.ts';
+import { executionEnv } from '../../src/launcher/index.ts';
+import { BRIDGE_EXECUTION_ENV } from '../../src/contract/index.ts';
 
 /** Everything is stale at once: the pass acts on what it finds. */
 const RECONCILE_NOW = {
@@ -35,10 +37,8 @@ describe('the bridge’s maintenance routes: /pubsub/dead-letter and /reconcile'
     });
   });
   const executionsOf = async (requestId: string) =>
-    (await rig.executions(JOB)).filter((e) =>
-      e.template?.containers?.[0]?.env?.some(
-        (v) => v.name === 'JOBBRIDGE_REQUEST_ID' && v.value === requestId,
-      ),
+    (await rig.executions(JOB)).filter(
+      (e) => executionEnv(e)[BRIDGE_EXECUTION_ENV.requestId] === requestId,
     ).length;
   afterAll(async () => {
     await rig?.close();

@@ -1,6 +1,6 @@
 import type { Firestore } from '@google-cloud/firestore';
 import type { PubSub } from '@google-cloud/pubsub';
-import { createRunClients, type RunClients } from '../../src/launcher/index.ts';
+import { createRunClients, type RunClients, executionEnv } from '../../src/launcher/index.ts';
 import { startRunEmulator, type StartedRunEmulator } from '../../src/emulator/index.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BRIDGE_EXECUTION_ENV } from '../../src/contract/index.ts';
@@ -27,13 +27,6 @@ describe('jobbridge serve over real sockets', () => {
     });
     return list;
   };
-  const envOf = (e: Awaited<ReturnType<typeof executions>>[number]) =>
-    Object.fromEntries(
-      (e.template?.containers?.[0]?.env ?? []).map((v): [string, string] => [
-        v.name ?? '',
-        v.value ?? '',
-      ]),
-    );
   const post = async (body: unknown) => {
     const res = await fetch(`${bridge.url}/pubsub/push`, {
       method: 'POST',
@@ -114,7 +107,7 @@ describe('jobbridge serve over real sockets', () => {
     expect(execution?.taskCount).toBe(2);
     expect(Number(execution?.template?.timeout?.seconds)).toBe(120);
     expect(execution?.template?.containers?.[0]?.args).toEqual(['work', 'export', 'acme']);
-    expect(envOf(execution!)).toMatchObject({
+    expect(executionEnv(execution!)).toMatchObject({
       MODE: 'fast',
       [BRIDGE_EXECUTION_ENV.requestId]: requestId,
       [BRIDGE_EXECUTION_ENV.jobDocumentId]: requestId,

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BRIDGE_EXECUTION_ENV, jobDocumentId } from '../../src/contract/index.ts';
 import type { DrainResult } from '../../src/dispatch/drain.ts';
 import { envelope, jobRequest, startRig, type Rig } from './rig.ts';
+import { executionEnv } from '../../src/launcher/index.ts';
 
 const LIMITS = {
   runJobPerMinute: 100_000,
@@ -33,10 +34,7 @@ describe('per-key concurrency: queued jobs', () => {
 
   const executionsOf = async (requestId: string) =>
     (await rig.executions()).filter(
-      (e) =>
-        (e.template?.containers?.[0]?.env ?? []).find(
-          (v) => v.name === BRIDGE_EXECUTION_ENV.requestId,
-        )?.value === requestId,
+      (e) => executionEnv(e)[BRIDGE_EXECUTION_ENV.requestId] === requestId,
     );
   /** Delivers like Pub/Sub: a non-ack (e.g. 503 budget-exceeded on a loaded machine) is redelivered. */
   const deliver = async (body: unknown) => {
@@ -136,8 +134,7 @@ describe('per-key concurrency: queued jobs', () => {
     for (const doc of running.docs) await finish(String(doc.get('requestId')));
     expect(await drain()).toMatchObject({ started: 1 });
     const [execution] = await executionsOf(secret.requestId as string);
-    const env = execution?.template?.containers?.[0]?.env ?? [];
-    expect(env.find((v) => v.name === 'TOKEN')?.value).toBe('abc');
+    expect(executionEnv(execution ?? {}).TOKEN).toBe('abc');
     // Once started, the document no longer holds the value.
     expect(
       (await rig.jobDoc(jobDocumentId(secret.requestId as string)))?.pendingRequest,

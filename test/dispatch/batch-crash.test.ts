@@ -11,7 +11,7 @@ import { RunBudget } from '../../src/dispatch/budget.ts';
 import { Drainer } from '../../src/dispatch/drain.ts';
 import { MaxRetriesCache } from '../../src/dispatch/launch-request.ts';
 import { QueueKnowledge } from '../../src/dispatch/queue-knowledge.ts';
-import { CloudRunLauncher } from '../../src/launcher/index.ts';
+import { CloudRunLauncher, executionEnv } from '../../src/launcher/index.ts';
 import { BatchStore } from '../../src/store/batch-store.ts';
 import { newOpCount } from '../../src/store/job-ops.ts';
 import { JobQueue } from '../../src/store/job-queue.ts';
@@ -32,8 +32,6 @@ const CRASH_POINTS = {
 const LEASE_MS = 2000;
 
 type IExecution = Awaited<ReturnType<Rig['executions']>>[number];
-const envOf = (e: IExecution, name: string) =>
-  e.template?.containers?.[0]?.env?.find((v) => v.name === name)?.value;
 
 describe('batches are crash-safe as one unit: a bridge SIGKILLed at each step of its drain', () => {
   let rig: Rig;
@@ -90,8 +88,8 @@ describe('batches are crash-safe as one unit: a bridge SIGKILLed at each step of
   const slicesOf = async (r: JobRequest, executions: IExecution[]) => {
     const out: IExecution[] = [];
     for (const e of executions) {
-      if (envOf(e, BRIDGE_EXECUTION_ENV.requestId) === r.requestId) out.push(e);
-      const batchId = envOf(e, BRIDGE_EXECUTION_ENV.batchId);
+      if (executionEnv(e)[BRIDGE_EXECUTION_ENV.requestId] === r.requestId) out.push(e);
+      const batchId = executionEnv(e)[BRIDGE_EXECUTION_ENV.batchId];
       if (typeof batchId !== 'string') continue;
       const batch = (await rig.firestore.collection(BATCH_COLLECTION).doc(batchId).get()).data();
       const members = (batch?.members ?? []) as { requestId: string }[];

@@ -15,7 +15,7 @@ import { coalesce, batchCaps, type Candidate } from '../../src/dispatch/batch.ts
 import { Drainer } from '../../src/dispatch/drain.ts';
 import { MaxRetriesCache } from '../../src/dispatch/launch-request.ts';
 import { QueueKnowledge } from '../../src/dispatch/queue-knowledge.ts';
-import { CloudRunLauncher } from '../../src/launcher/index.ts';
+import { CloudRunLauncher, executionEnv } from '../../src/launcher/index.ts';
 import { BatchStore, MAX_BATCH_MEMBERS } from '../../src/store/batch-store.ts';
 import { newOpCount, type OpCount } from '../../src/store/job-ops.ts';
 import { JobQueue, type QueueEntry } from '../../src/store/job-queue.ts';
@@ -23,10 +23,6 @@ import { JobRepository } from '../../src/store/job-repository.ts';
 import { JOB, JOB_MAX_RETRIES, REGION, startRig, type Rig } from '../bridge/rig.ts';
 
 const GENEROUS = { runJobPerMinute: 100_000, runJobBurst: 1000, maxConcurrentLaunches: 50 };
-
-type IExecution = Awaited<ReturnType<Rig['executions']>>[number];
-const envOf = (e: IExecution | undefined, name: string) =>
-  e?.template?.containers?.[0]?.env?.find((v) => v.name === name)?.value;
 
 describe('batches: compatible queued requests start as one execution', () => {
   let rig: Rig;
@@ -87,9 +83,13 @@ describe('batches: compatible queued requests start as one execution', () => {
   const batchDoc = async (batchId: string) =>
     (await rig.firestore.collection(BATCH_COLLECTION).doc(batchId).get()).data();
   const byBatch = async (batchId: string) =>
-    (await rig.executions()).filter((e) => envOf(e, BRIDGE_EXECUTION_ENV.batchId) === batchId);
+    (await rig.executions()).filter(
+      (e) => executionEnv(e)[BRIDGE_EXECUTION_ENV.batchId] === batchId,
+    );
   const byRequest = async (requestId: string) =>
-    (await rig.executions()).filter((e) => envOf(e, BRIDGE_EXECUTION_ENV.requestId) === requestId);
+    (await rig.executions()).filter(
+      (e) => executionEnv(e)[BRIDGE_EXECUTION_ENV.requestId] === requestId,
+    );
 
   it('coalesces function requests of one job and timeout, oldest first, up to the cap; raw args, other timeouts and cancels start alone', async () => {
     const counts = [1, 3, 7];
@@ -148,10 +148,11 @@ describe('batches: compatible queued requests start as one execution', () => {
       const run = runs[0];
       expect(run?.template?.containers?.[0]?.args).toEqual(['work', '--batch']);
       expect(run?.taskCount).toBe(offset);
-      expect(envOf(run, BRIDGE_EXECUTION_ENV.batchDigest)).toBe(stored?.digest);
-      expect(envOf(run, BRIDGE_EXECUTION_ENV.maxRetries)).toBe(String(JOB_MAX_RETRIES));
+      const env = executionEnv(run ?? {});
+      expect(env[BRIDGE_EXECUTION_ENV.batchDigest]).toBe(stored?.digest);
+      expect(env[BRIDGE_EXECUTION_ENV.maxRetries]).toBe(String(JOB_MAX_RETRIES));
       // Per-member names stay out of a batch's env: they live in the batch document.
-      expect(envOf(run, BRIDGE_EXECUTION_ENV.requestId)).toBeUndefined();
+      expect(env[BRIDGE_EXECUTION_ENV.requestId]).toBeUndefined();
       expect(stored).toMatchObject({ state: 'dispatched', executionName: run?.name, lease: null });
       for (const r of expected)
         expect((await doc(r))?.dispatch).toMatchObject({ executionName: run?.name });

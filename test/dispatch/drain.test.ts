@@ -11,7 +11,7 @@ import {
 import { RunBudget } from '../../src/dispatch/budget.ts';
 import { Drainer, fairOrder } from '../../src/dispatch/drain.ts';
 import { QueueKnowledge } from '../../src/dispatch/queue-knowledge.ts';
-import { CloudRunLauncher } from '../../src/launcher/index.ts';
+import { CloudRunLauncher, executionEnv } from '../../src/launcher/index.ts';
 import { newOpCount } from '../../src/store/job-ops.ts';
 import { JobRepository } from '../../src/store/job-repository.ts';
 import { JobQueue, type QueueEntry } from '../../src/store/job-queue.ts';
@@ -73,9 +73,7 @@ describe('the drain: many drainers, abandoned admissions, cancels', () => {
     expect((await queue.admitQueued(input(r), 'runjob-rate', newOpCount())).kind).toBe('queued');
   const executionsOf = async (requestId: string) =>
     (await rig.executions()).filter(
-      (e) =>
-        e.template?.containers?.[0]?.env?.find((v) => v.name === BRIDGE_EXECUTION_ENV.requestId)
-          ?.value === requestId,
+      (e) => executionEnv(e)[BRIDGE_EXECUTION_ENV.requestId] === requestId,
     );
 
   it('four drainers at once start each of 30 queued requests exactly once; a cancelled one never', async () => {
@@ -107,8 +105,7 @@ describe('the drain: many drainers, abandoned admissions, cancels', () => {
       expect(doc?.state).toBe('dispatched');
       expect(doc?.pendingRequest).toBeUndefined();
       expect(runs, id).toHaveLength(1);
-      const env = runs[0]?.template?.containers?.[0]?.env ?? [];
-      if (r.env) expect(env.find((v) => v.name === 'SECRET')?.value).toBe(r.env.SECRET);
+      if (r.env) expect(executionEnv(runs[0] ?? {}).SECRET).toBe(r.env.SECRET);
       expect(runs[0]?.template?.containers?.[0]?.args).toEqual([
         'work',
         'report',

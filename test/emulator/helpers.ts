@@ -12,6 +12,7 @@ import {
 } from '../../src/emulator/index.ts';
 import { testProjectId } from '../harness/google.ts';
 import { waitFor } from '../../bench/lib/poll.ts';
+import { executionEnv } from '../../src/launcher/index.ts';
 
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 export const NODE = process.execPath;
@@ -161,11 +162,8 @@ export function completed(execution: IExecution) {
   return condition(execution, 'Completed');
 }
 
-export function envOf(execution: IExecution): Record<string, string> {
-  return Object.fromEntries(
-    (execution.template?.containers?.[0]?.env ?? []).map((e) => [e.name ?? '', e.value ?? '']),
-  );
-}
+/** An execution's container env by name (the launcher's reading of it). */
+export const envOf = executionEnv;
 
 /** The gRPC status code of a rejected call. */
 export async function codeOf(promise: Promise<unknown>): Promise<number | undefined> {
