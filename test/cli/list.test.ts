@@ -3,9 +3,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { testFirestore, testProjectId } from '../harness/google.ts';
 import { writeJob } from '../consumer/job-fixtures.ts';
 import { cliEnv, killRunningClis, runCli } from './run-cli.ts';
-import { jobDocumentId, type JobRequest, type QueueReason } from '../../src/contract/index.ts';
-import { newOpCount } from '../../src/store/job-ops.ts';
+import { type JobRequest, type QueueReason } from '../../src/contract/index.ts';
 import { JobQueue } from '../../src/store/job-queue.ts';
+import { queueRequest } from '../store/rig.ts';
 
 const projectId = testProjectId('cli-list');
 const env = cliEnv(projectId);
@@ -117,21 +117,7 @@ describe('jobbridge list: queued jobs say why they wait', () => {
     for (const [i, reason] of reasons.entries()) {
       const requestId = `queued-${reason}`;
       const request: JobRequest = { schemaVersion: 1, requestId, job: 'simulate', taskCount: 2 };
-      const admitted = await queue.admitQueued(
-        {
-          docId: jobDocumentId(requestId),
-          requestId,
-          request,
-          source: { messageId: `m-${i}` },
-          owner: `owner-${i}`,
-          now: minutesAgo(10 - i),
-          leaseMs: 60_000,
-          retentionMs: 86_400_000,
-        },
-        reason,
-        newOpCount(),
-      );
-      expect(admitted.kind).toBe('queued');
+      await queueRequest(queue, request, { now: minutesAgo(10 - i), reason });
     }
     await writeJob(queuedDb, 'not-queued', { state: 'running', job: 'simulate' });
   });

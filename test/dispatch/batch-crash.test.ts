@@ -13,7 +13,6 @@ import { MaxRetriesCache } from '../../src/dispatch/launch-request.ts';
 import { QueueKnowledge } from '../../src/dispatch/queue-knowledge.ts';
 import { CloudRunLauncher, executionEnv } from '../../src/launcher/index.ts';
 import { BatchStore } from '../../src/store/batch-store.ts';
-import { newOpCount } from '../../src/store/job-ops.ts';
 import { JobQueue } from '../../src/store/job-queue.ts';
 import { JobRepository } from '../../src/store/job-repository.ts';
 import { killAllChildren } from '../../bench/lib/child-bridge.ts';
@@ -21,6 +20,7 @@ import { startCrashingBridge } from '../bridge/crash-after.ts';
 import { JOB, REGION, startRig, type Rig } from '../bridge/rig.ts';
 import { emulatorHosts } from '../harness/google.ts';
 import { waitFor } from '../../bench/lib/poll.ts';
+import { queueRequest } from '../store/rig.ts';
 
 /** Each step of the batch protocol, as the crashing bridge's crash point after which it dies. */
 const CRASH_POINTS = {
@@ -69,19 +69,6 @@ describe('batches are crash-safe as one unit: a bridge SIGKILLed at each step of
       retentionMs: 86_400_000,
     });
 
-  const queueUp = async (r: JobRequest, at: Date) => {
-    const input = {
-      docId: jobDocumentId(r.requestId ?? ''),
-      requestId: r.requestId ?? '',
-      request: r,
-      source: { messageId: randomUUID() },
-      owner: randomUUID(),
-      now: at,
-      leaseMs: 60_000,
-      retentionMs: 86_400_000,
-    };
-    expect((await queue.admitQueued(input, 'runjob-rate', newOpCount())).kind).toBe('queued');
-  };
   const doc = async (r: JobRequest) => rig.jobDoc(jobDocumentId(r.requestId ?? ''));
 
   /** Every execution that runs `r`: its own, or a batch's whose document lists it. */
@@ -110,7 +97,8 @@ describe('batches are crash-safe as one unit: a bridge SIGKILLed at each step of
         taskCount: 1 + (i % 3),
       }));
       const base = Date.now() - 60_000;
-      for (const [i, r] of requests.entries()) await queueUp(r, new Date(base + i));
+      for (const [i, r] of requests.entries())
+        await queueRequest(queue, r, { now: new Date(base + i) });
       const before = new Set((await rig.executions()).map((e) => e.name));
 
       const bridge = await startCrashingBridge(

@@ -7,6 +7,7 @@ import { BatchStore } from '../../src/store/batch-store.ts';
 import { newOpCount } from '../../src/store/job-ops.ts';
 import { JobQueue } from '../../src/store/job-queue.ts';
 import { envelope, JOB, startRig, type Rig } from '../bridge/rig.ts';
+import { queueRequest } from '../store/rig.ts';
 
 describe('a redelivery of a member of an abandoned batch', () => {
   let rig: Rig;
@@ -27,20 +28,8 @@ describe('a redelivery of a member of an abandoned batch', () => {
       job: JOB,
       function: 'report',
     }));
-    for (const [i, r] of requests.entries()) {
-      const id = r.requestId ?? '';
-      const input = {
-        docId: jobDocumentId(id),
-        requestId: id,
-        request: r,
-        source: { messageId: randomUUID() },
-        owner: randomUUID(),
-        now: new Date(past + i),
-        leaseMs: 60_000,
-        retentionMs: 86_400_000,
-      };
-      expect((await queue.admitQueued(input, 'runjob-rate', newOpCount())).kind).toBe('queued');
-    }
+    for (const [i, r] of requests.entries())
+      await queueRequest(queue, r, { now: new Date(past + i) });
     // A drainer claimed both as one batch two minutes ago and died before RunJob.
     const entries = (await queue.oldest(10)).filter((e) =>
       requests.some((r) => r.requestId === e.requestId),

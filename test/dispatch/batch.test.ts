@@ -21,6 +21,7 @@ import { newOpCount, type OpCount } from '../../src/store/job-ops.ts';
 import { JobQueue, type QueueEntry } from '../../src/store/job-queue.ts';
 import { JobRepository } from '../../src/store/job-repository.ts';
 import { JOB, JOB_MAX_RETRIES, REGION, startRig, type Rig } from '../bridge/rig.ts';
+import { queueRequest } from '../store/rig.ts';
 
 const GENEROUS = { runJobPerMinute: 100_000, runJobBurst: 1000, maxConcurrentLaunches: 50 };
 
@@ -66,19 +67,7 @@ describe('batches: compatible queued requests start as one execution', () => {
   });
   // One queuedAt per request, a millisecond apart: the queue's order is the order of this list.
   let clock = Date.now() - 60_000;
-  const queueUp = async (r: JobRequest) => {
-    const input = {
-      docId: jobDocumentId(r.requestId ?? ''),
-      requestId: r.requestId ?? '',
-      request: r,
-      source: { messageId: randomUUID() },
-      owner: randomUUID(),
-      now: new Date(clock++),
-      leaseMs: 60_000,
-      retentionMs: 86_400_000,
-    };
-    expect((await queue.admitQueued(input, 'runjob-rate', newOpCount())).kind).toBe('queued');
-  };
+  const queueUp = (r: JobRequest) => queueRequest(queue, r, { now: new Date(clock++) });
   const doc = (r: JobRequest) => rig.jobDoc(jobDocumentId(r.requestId ?? ''));
   const batchDoc = async (batchId: string) =>
     (await rig.firestore.collection(BATCH_COLLECTION).doc(batchId).get()).data();

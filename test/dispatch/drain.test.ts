@@ -16,6 +16,7 @@ import { newOpCount } from '../../src/store/job-ops.ts';
 import { JobRepository } from '../../src/store/job-repository.ts';
 import { JobQueue, type QueueEntry } from '../../src/store/job-queue.ts';
 import { JOB, REGION, startRig, type Rig } from '../bridge/rig.ts';
+import { claimInput, queueRequest } from '../store/rig.ts';
 
 const GENEROUS = { runJobPerMinute: 100_000, runJobBurst: 1000, maxConcurrentLaunches: 50 };
 
@@ -59,18 +60,7 @@ describe('the drain: many drainers, abandoned admissions, cancels', () => {
     function: 'report',
     ...extra,
   });
-  const input = (r: JobRequest, now = new Date()) => ({
-    docId: jobDocumentId(r.requestId ?? ''),
-    requestId: r.requestId ?? '',
-    request: r,
-    source: { messageId: randomUUID() },
-    owner: randomUUID(),
-    now,
-    leaseMs: 60_000,
-    retentionMs: 86_400_000,
-  });
-  const queueUp = async (r: JobRequest) =>
-    expect((await queue.admitQueued(input(r), 'runjob-rate', newOpCount())).kind).toBe('queued');
+  const queueUp = (r: JobRequest) => queueRequest(queue, r);
   const executionsOf = async (requestId: string) =>
     (await rig.executions()).filter(
       (e) => executionEnv(e)[BRIDGE_EXECUTION_ENV.requestId] === requestId,
@@ -121,7 +111,10 @@ describe('the drain: many drainers, abandoned admissions, cancels', () => {
     const started = request();
     const unstarted = request();
     for (const r of [started, unstarted]) {
-      const claim = await repository.claim({ ...input(r, past), leaseMs: 1000 }, newOpCount());
+      const claim = await repository.claim(
+        claimInput(r, { now: past, leaseMs: 1000 }),
+        newOpCount(),
+      );
       expect(claim.kind).toBe('claimed');
     }
     const launched = await launcher.launch({

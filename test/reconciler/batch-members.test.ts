@@ -11,11 +11,11 @@ import { startRunEmulator, type StartedRunEmulator } from '../../src/emulator/in
 import { CloudRunLauncher, createRunClients, type RunClients } from '../../src/launcher/index.ts';
 import { reconcile } from '../../src/reconciler/index.ts';
 import { BatchStore } from '../../src/store/batch-store.ts';
-import { newOpCount } from '../../src/store/job-ops.ts';
 import { JobQueue } from '../../src/store/job-queue.ts';
 import { JobRepository } from '../../src/store/job-repository.ts';
 import { testFirestore, testProjectId } from '../harness/google.ts';
 import { COLLECTION, readJob, waitFor } from './rig.ts';
+import { queueRequest } from '../store/rig.ts';
 
 const REGION = 'asia-northeast1';
 /** Task 3 of every execution of this job is SIGKILLed; the others exit 0. */
@@ -91,22 +91,9 @@ describe('the reconciler finishes batch members from Cloud Run, task by task', (
       taskCount,
     }));
     const base = Date.now() - 60_000;
-    for (const [i, r] of members.entries()) {
-      const input = {
-        docId: jobDocumentId(r.requestId ?? ''),
-        requestId: r.requestId ?? '',
-        request: r,
-        source: { messageId: randomUUID() },
-        owner: randomUUID(),
-        now: new Date(base + i),
-        leaseMs: 60_000,
-        retentionMs: 86_400_000,
-      };
-      expect(
-        (await new JobQueue(firestore, COLLECTION).admitQueued(input, 'runjob-rate', newOpCount()))
-          .kind,
-      ).toBe('queued');
-    }
+    const queue = new JobQueue(firestore, COLLECTION);
+    for (const [i, r] of members.entries())
+      await queueRequest(queue, r, { now: new Date(base + i) });
     expect(await drain()).toMatchObject({ batches: 1, started: members.length });
     const ids = members.map((r) => jobDocumentId(r.requestId ?? ''));
     const docs = await Promise.all(ids.map((id) => readJob(firestore, id)));

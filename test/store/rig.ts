@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
-import { jobDocumentId, type JobRequest } from '../../src/contract/index.ts';
+import { jobDocumentId, type JobRequest, type QueueReason } from '../../src/contract/index.ts';
 import type { ClaimInput } from '../../src/store/job-claim-document.ts';
+import { newOpCount } from '../../src/store/job-ops.ts';
+import type { JobQueueStore } from '../../src/store/port.ts';
 
 /** The collection the store tests write to (each test file has its own project). */
 export const COLLECTION = 'jobs';
@@ -31,6 +33,20 @@ export function claimInput(r: JobRequest, extra: Partial<ClaimInput> = {}): Clai
     retentionMs: 86_400_000,
     ...extra,
   };
+}
+
+/**
+ * Queues `r` as the bridge admits a request that may not start now (admitQueued, `runjob-rate`
+ * unless `reason` says), queued at `now`; throws unless it was queued.
+ */
+export async function queueRequest(
+  queue: Pick<JobQueueStore, 'admitQueued'>,
+  r: JobRequest,
+  { now = new Date(), reason = 'runjob-rate' }: { now?: Date; reason?: QueueReason } = {},
+): Promise<void> {
+  const admitted = await queue.admitQueued(claimInput(r, { now }), reason, newOpCount());
+  if (admitted.kind !== 'queued')
+    throw new Error(`${r.requestId} was not queued: ${admitted.kind}`);
 }
 
 /** The document as stored, or undefined. */
