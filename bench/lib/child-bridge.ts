@@ -60,6 +60,41 @@ export function spawnCli(
   return { child, exited, out: () => out, err: () => err };
 }
 
+/** Where a child bridge runs: its project, region and allowlisted jobs, and the emulators'. */
+export interface ChildBridgeSite {
+  projectId: string;
+  region: string;
+  /** JOBBRIDGE_JOBS: the allowlist, comma-separated. */
+  jobs: string;
+  firestoreHost: string;
+  cloudRunHost: string;
+  /** 0 (a free port) unless said. */
+  port?: number;
+}
+
+/**
+ * The env of a `jobbridge serve` on the local emulators: exactly what it needs (no inherited
+ * settings), listening on 127.0.0.1, push auth off (the Pub/Sub emulator's push carries no OIDC
+ * token), `extra` over it.
+ */
+export function childBridgeEnv(
+  site: ChildBridgeSite,
+  extra: NodeJS.ProcessEnv = {},
+): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    GOOGLE_CLOUD_PROJECT: site.projectId,
+    JOBBRIDGE_REGION: site.region,
+    JOBBRIDGE_JOBS: site.jobs,
+    JOBBRIDGE_INSECURE_PUSH: 'true',
+    JOBBRIDGE_LISTEN_HOST: '127.0.0.1',
+    PORT: String(site.port ?? 0),
+    FIRESTORE_EMULATOR_HOST: site.firestoreHost,
+    CLOUD_RUN_EMULATOR_HOST: site.cloudRunHost,
+    ...extra,
+  };
+}
+
 /** Starts `jobbridge serve` and resolves once it logged that it listens. */
 export async function startChildBridge(
   env: NodeJS.ProcessEnv,

@@ -7,6 +7,7 @@ import {
   killAllChildren,
   startChildBridge,
   type ChildBridge,
+  childBridgeEnv,
 } from '../../bench/lib/child-bridge.ts';
 import { startCrashingBridge } from './crash-after.ts';
 import { envelope, eventually, JOB, jobRequest, REGION } from './rig.ts';
@@ -23,20 +24,17 @@ describe('crash safety: a bridge SIGKILLed mid-delivery, then a redelivery after
   let run: RunClients;
   let survivor: ChildBridge;
 
-  const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
-    PATH: process.env.PATH,
-    GOOGLE_CLOUD_PROJECT: projectId,
-    JOBBRIDGE_REGION: REGION,
-    JOBBRIDGE_JOBS: JOB,
-    JOBBRIDGE_INSECURE_PUSH: 'true',
-    JOBBRIDGE_LISTEN_HOST: '127.0.0.1',
-    PORT: '0',
-    JOBBRIDGE_LEASE_MS: String(LEASE_MS),
-    JOBBRIDGE_BUDGET_MS: '2000',
-    FIRESTORE_EMULATOR_HOST: emulatorHosts().firestore,
-    CLOUD_RUN_EMULATOR_HOST: emulator.host,
-    ...extra,
-  });
+  const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv =>
+    childBridgeEnv(
+      {
+        projectId,
+        region: REGION,
+        jobs: JOB,
+        firestoreHost: emulatorHosts().firestore,
+        cloudRunHost: emulator.host,
+      },
+      { JOBBRIDGE_LEASE_MS: String(LEASE_MS), JOBBRIDGE_BUDGET_MS: '2000', ...extra },
+    );
   const executionsOf = async (requestId: string) => {
     const [list] = await run.executions.listExecutions({
       parent: `projects/${projectId}/locations/${REGION}/jobs/${JOB}`,

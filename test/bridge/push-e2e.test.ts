@@ -9,6 +9,7 @@ import {
   killAllChildren,
   startChildBridge,
   type ChildBridge,
+  childBridgeEnv,
 } from '../../bench/lib/child-bridge.ts';
 import { envelope, eventually, JOB, jobRequest, REGION } from './rig.ts';
 
@@ -44,23 +45,23 @@ describe('jobbridge serve over real sockets', () => {
       log: () => {},
     });
     run = createRunClients({ emulatorHost: emulator.host, projectId });
-    bridge = await startChildBridge({
-      PATH: process.env.PATH,
-      GOOGLE_CLOUD_PROJECT: projectId,
-      JOBBRIDGE_REGION: REGION,
-      JOBBRIDGE_JOBS: JOB,
-      JOBBRIDGE_JOB_POLICY: JSON.stringify({ [JOB]: { functions: ['export'], env: ['MODE'] } }),
-      // The Pub/Sub emulator's push carries no OIDC token (DESIGN.md): auth is tested in-process.
-      JOBBRIDGE_INSECURE_PUSH: 'true',
-      JOBBRIDGE_LISTEN_HOST: '127.0.0.1',
-      // This suite is about dedup, not backpressure (test/bridge/backpressure.test.ts).
-      JOBBRIDGE_MAX_CONCURRENT_LAUNCHES: '1000',
-      JOBBRIDGE_RUNJOB_PER_MINUTE: '100000',
-      JOBBRIDGE_RUNJOB_BURST: '10000',
-      PORT: '0',
-      FIRESTORE_EMULATOR_HOST: emulatorHosts().firestore,
-      CLOUD_RUN_EMULATOR_HOST: emulator.host,
-    });
+    // The Pub/Sub emulator's push carries no OIDC token (DESIGN.md): auth is tested in-process.
+    const site = {
+      projectId,
+      region: REGION,
+      jobs: JOB,
+      firestoreHost: emulatorHosts().firestore,
+      cloudRunHost: emulator.host,
+    };
+    bridge = await startChildBridge(
+      childBridgeEnv(site, {
+        JOBBRIDGE_JOB_POLICY: JSON.stringify({ [JOB]: { functions: ['export'], env: ['MODE'] } }),
+        // This suite is about dedup, not backpressure (test/bridge/backpressure.test.ts).
+        JOBBRIDGE_MAX_CONCURRENT_LAUNCHES: '1000',
+        JOBBRIDGE_RUNJOB_PER_MINUTE: '100000',
+        JOBBRIDGE_RUNJOB_BURST: '10000',
+      }),
+    );
   });
   afterAll(async () => {
     await killAllChildren();

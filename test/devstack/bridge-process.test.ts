@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { startBridgeProcess } from '../../src/devstack/bridge-process.ts';
 import { freePorts } from '../../src/devstack/google-emulators.ts';
 import { emulatorHosts, testProjectId } from '../harness/google.ts';
+import { childBridgeEnv } from '../../bench/lib/child-bridge.ts';
 
 describe("the dev stack's bridge process", () => {
   it('is ready with LOG_LEVEL=warn, when its info line "bridge listening" is never printed', async () => {
@@ -9,19 +10,18 @@ describe("the dev stack's bridge process", () => {
     const lines: string[] = [];
     const bridge = await startBridgeProcess({
       port,
-      env: {
-        PATH: process.env.PATH,
-        LOG_LEVEL: 'warn',
-        GOOGLE_CLOUD_PROJECT: testProjectId('bridge-process'),
-        JOBBRIDGE_REGION: 'local',
-        JOBBRIDGE_JOBS: 'simulate',
-        JOBBRIDGE_INSECURE_PUSH: 'true',
-        JOBBRIDGE_LISTEN_HOST: '127.0.0.1',
-        PORT: String(port),
-        FIRESTORE_EMULATOR_HOST: emulatorHosts().firestore,
-        // Nothing listens there: serving /healthz does not call Cloud Run.
-        CLOUD_RUN_EMULATOR_HOST: `127.0.0.1:${unused}`,
-      },
+      env: childBridgeEnv(
+        {
+          projectId: testProjectId('bridge-process'),
+          region: 'local',
+          jobs: 'simulate',
+          firestoreHost: emulatorHosts().firestore,
+          // Nothing listens there: serving /healthz does not call Cloud Run.
+          cloudRunHost: `127.0.0.1:${unused}`,
+          port,
+        },
+        { LOG_LEVEL: 'warn' },
+      ),
       onLine: (line) => lines.push(line),
     });
     try {

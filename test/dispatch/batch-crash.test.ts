@@ -15,7 +15,7 @@ import { CloudRunLauncher, executionEnv } from '../../src/launcher/index.ts';
 import { BatchStore } from '../../src/store/batch-store.ts';
 import { JobQueue } from '../../src/store/job-queue.ts';
 import { JobRepository } from '../../src/store/job-repository.ts';
-import { killAllChildren } from '../../bench/lib/child-bridge.ts';
+import { killAllChildren, childBridgeEnv } from '../../bench/lib/child-bridge.ts';
 import { startCrashingBridge } from '../bridge/crash-after.ts';
 import { JOB, REGION, startRig, type Rig } from '../bridge/rig.ts';
 import { emulatorHosts } from '../harness/google.ts';
@@ -101,21 +101,19 @@ describe('batches are crash-safe as one unit: a bridge SIGKILLed at each step of
         await queueRequest(queue, r, { now: new Date(base + i) });
       const before = new Set((await rig.executions()).map((e) => e.name));
 
+      const site = {
+        projectId: rig.projectId,
+        region: REGION,
+        jobs: JOB,
+        firestoreHost: emulatorHosts().firestore,
+        cloudRunHost: rig.emulator.host,
+      };
       const bridge = await startCrashingBridge(
-        {
-          PATH: process.env.PATH,
-          GOOGLE_CLOUD_PROJECT: rig.projectId,
-          JOBBRIDGE_REGION: REGION,
-          JOBBRIDGE_JOBS: JOB,
-          JOBBRIDGE_INSECURE_PUSH: 'true',
-          JOBBRIDGE_LISTEN_HOST: '127.0.0.1',
-          PORT: '0',
+        childBridgeEnv(site, {
           JOBBRIDGE_LEASE_MS: String(LEASE_MS),
           JOBBRIDGE_BUDGET_MS: '1000',
           JOBBRIDGE_BATCH_MAX_REQUESTS: '3',
-          FIRESTORE_EMULATOR_HOST: emulatorHosts().firestore,
-          CLOUD_RUN_EMULATOR_HOST: rig.emulator.host,
-        },
+        }),
         [point],
       );
       // Cloud Scheduler's call: a reconcile pass, then the drain, which dies at the crash point.
