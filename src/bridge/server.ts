@@ -287,12 +287,15 @@ export function buildBridgeServer(deps: BridgeServerDeps): BridgeServer {
         deadlineMs - Date.now(),
       );
       // A bounded drain while this request holds the CPU (Cloud Run gives it only during
-      // requests): one at a time per instance, and only when a queue is known to wait.
-      if (knowledge.any && !drainer.busy) {
+      // requests): one at a time per instance, only when a queue is known to wait and the
+      // budget has room now. It never waits for the budget: Pub/Sub holds only a few pushes in
+      // flight, so a push that waited would slow every delivery behind it, and a burst would
+      // trickle in while the queue's drains (`POST /reconcile`) could have batched it.
+      if (knowledge.any && !drainer.busy && budget.wouldAdmit() === undefined) {
         const drainUntil = Math.min(Date.now() + PUSH_DRAIN_MS, deadlineMs - 500);
         if (drainUntil > Date.now()) {
           await within(
-            drainer.drain(drainUntil).then(() => result),
+            drainer.drain(drainUntil, { wait: false }).then(() => result),
             drainUntil - Date.now() + 1000,
           ).catch(() => undefined);
         }

@@ -159,8 +159,7 @@ export const VARIABLES = {
   batchMaxRequests: v(
     'JOBBRIDGE_BATCH_MAX_REQUESTS',
     // 499: one transaction writes the batch document and each member, at most 500 writes.
-    // Off (1) by default until the worker runs batch members (`jobbridge work --batch`).
-    integer(1, 1, 499),
+    integer(100, 1, 499),
     'queued requests (same job, a function, same timeout) one execution may run together; 1 turns batching off',
   ),
   maxConcurrentLaunches: v(

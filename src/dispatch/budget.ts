@@ -114,17 +114,11 @@ export class RunBudget {
 
   /** Whether a call may go now, without taking anything: the admission's fast-path test. */
   wouldAdmit(): QueueReason | undefined {
-    const now = this.nowMs();
-    this.refill(now);
-    if (this.pausedUntilMs !== undefined) return this.pauseReason ?? 'runjob-rate';
-    if (this.inFlight >= this.settings.maxConcurrentLaunches || this.tokens < 1)
-      return 'runjob-rate';
-    return undefined;
+    return this.refusal(this.nowMs())?.reason;
   }
 
-  /** Takes a ticket if the budget has room now. */
-  tryTake(): Ticket | Refusal {
-    const now = this.nowMs();
+  /** Why no call may go now and when to ask again, or undefined when one may. Takes nothing. */
+  private refusal(now: number): Refusal | undefined {
     this.refill(now);
     if (this.pausedUntilMs !== undefined) {
       return {
@@ -144,6 +138,14 @@ export class RunBudget {
         retryAfterMs: Math.ceil(((1 - this.tokens) * 60_000) / this.pacePerMinute),
       };
     }
+    return undefined;
+  }
+
+  /** Takes a ticket if the budget has room now. */
+  tryTake(): Ticket | Refusal {
+    const now = this.nowMs();
+    const refused = this.refusal(now);
+    if (refused !== undefined) return refused;
     this.tokens -= 1;
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
@@ -152,9 +154,26 @@ export class RunBudget {
 
   /** Waits for a ticket until `deadlineMs` (epoch ms); undefined when none came in time. */
   async take(deadlineMs: number): Promise<Ticket | undefined> {
+    return (await this.waitFor(deadlineMs, () => this.tryTake())) ?? undefined;
+  }
+
+  /**
+   * Waits until a call may go, taking nothing, until `deadlineMs` (epoch ms); false when the
+   * budget had no room in time. A drain waits here before it reads the queue, so that what
+   * arrives during the wait is read too (and may join a batch).
+   */
+  async waitForRoom(deadlineMs: number): Promise<boolean> {
+    const room = await this.waitFor(deadlineMs, () => this.refusal(this.nowMs()) ?? true);
+    return room === true;
+  }
+
+  private async waitFor<T>(
+    deadlineMs: number,
+    attempt: () => T | Refusal,
+  ): Promise<Exclude<T, Refusal> | undefined> {
     for (;;) {
-      const got = this.tryTake();
-      if (got.ok) return got;
+      const got = attempt();
+      if (!isRefusal(got)) return got as Exclude<T, Refusal>;
       const left = deadlineMs - Date.now();
       if (left <= 0 || got.retryAfterMs > left) return undefined;
       await new Promise((resolve) => setTimeout(resolve, Math.max(5, got.retryAfterMs)));
@@ -218,6 +237,10 @@ export class RunBudget {
       pauseReason: this.pausedUntilMs === undefined ? null : this.pauseReason,
     };
   }
+}
+
+function isRefusal(value: unknown): value is Refusal {
+  return typeof value === 'object' && value !== null && (value as { ok?: unknown }).ok === false;
 }
 
 /**

@@ -60,6 +60,11 @@ export interface DrainDeps {
   log?: Logger;
 }
 
+export interface DrainOptions {
+  /** Whether to wait for the RunJob budget (default true); a push delivery's drain does not. */
+  wait?: boolean;
+}
+
 /** What one drain did, logged as one line and answered by `POST /reconcile`. */
 export interface DrainResult {
   started: number;
@@ -119,7 +124,7 @@ export function fairOrder(entries: readonly QueueEntry[]): QueueEntry[] {
 export class Drainer {
   private readonly deps: DrainDeps;
   private readonly now: () => Date;
-  private running: Promise<DrainResult> | undefined;
+  private running: { promise: Promise<DrainResult>; deadlineMs: number; wait: boolean } | undefined;
 
   constructor(deps: DrainDeps) {
     this.deps = deps;
@@ -130,15 +135,32 @@ export class Drainer {
     return this.running !== undefined;
   }
 
-  /** Drains until `deadlineMs` (epoch ms); joins the drain already running, if any. */
-  drain(deadlineMs: number): Promise<DrainResult> {
-    this.running ??= this.run(deadlineMs).finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+  /**
+   * Drains until `deadlineMs` (epoch ms). `wait: false` (a push delivery's drain) never waits
+   * for the RunJob budget: it starts what the budget has room for now and stops. A call joins
+   * the drain already running when that one goes as far (a later deadline, waiting if this call
+   * waits); otherwise it runs its own drain after that one.
+   */
+  drain(deadlineMs: number, options: DrainOptions = {}): Promise<DrainResult> {
+    const wait = options.wait ?? true;
+    const running = this.running;
+    if (running === undefined) {
+      const run = this.run(deadlineMs, wait).finally(() => {
+        if (this.running?.promise === run) this.running = undefined;
+      });
+      this.running = { promise: run, deadlineMs, wait };
+      return run;
+    }
+    if (running.deadlineMs >= deadlineMs && (running.wait || !wait)) return running.promise;
+    return running.promise.then(
+      () => this.drain(deadlineMs, options),
+      () => this.drain(deadlineMs, options),
+    );
   }
 
-  private async run(deadlineMs: number): Promise<DrainResult> {
+  private async run(deadlineMs: number, wait: boolean): Promise<DrainResult> {
+    // Until when a RunJob ticket is waited for: a drain that does not wait takes what is free.
+    const ticketsUntil = wait ? deadlineMs : 0;
     const startedAt = performance.now();
     const ops = newOpCount();
     const counts: Record<Step, number> = {
@@ -197,15 +219,27 @@ export class Drainer {
     ops.reads += abandoned.length;
     for (const entry of abandoned) {
       if (Date.now() >= deadlineMs) break;
-      const step = await this.take(entry, deadlineMs, ops);
+      const step = await this.take(entry, ticketsUntil, ops);
       counts[step]++;
       if (step === 'skipped' || step === 'key-busy') passed.add(entry.docId);
       if (step === 'no-ticket') break;
     }
+    // A batch waits for room in the budget before its page is read, not after: what is queued
+    // during the wait is then read too, and joins it. Single requests wait for their ticket as
+    // they go (reading a page again per ticket would cost a page of reads per execution).
+    const batching = this.deps.batches !== undefined && (this.deps.batchMaxRequests ?? 1) > 1;
+    let roomFirst = batching && this.deps.knowledge.any;
     for (;;) {
       if (Date.now() >= deadlineMs) {
         stoppedBy = 'deadline';
         break;
+      }
+      if (roomFirst) {
+        roomFirst = false;
+        if (!(await this.deps.budget.waitForRoom(ticketsUntil))) {
+          stoppedBy = Date.now() >= deadlineMs ? 'deadline' : 'budget';
+          break;
+        }
       }
       const page = await this.deps.queue.oldest(pageSize + passed.size);
       ops.reads += page.length;
@@ -223,7 +257,7 @@ export class Drainer {
         if (Date.now() >= deadlineMs) break;
         const job = group[0]?.request.job ?? '';
         try {
-          if (!tally(job, await startBatch(this.batchDeps(), group, deadlineMs, ops))) {
+          if (!tally(job, await startBatch(this.batchDeps(), group, 0, ops))) {
             noTicket = true;
             break;
           }
@@ -235,10 +269,15 @@ export class Drainer {
         progressed = true;
       }
       if (noTicket) {
-        stoppedBy = Date.now() >= deadlineMs ? 'deadline' : 'budget';
+        // Wait for room, then read the queue again, arrivals included.
+        if (wait) {
+          roomFirst = true;
+          continue;
+        }
+        stoppedBy = 'budget';
         break;
       }
-      const steps = await this.pool(fairOrder(singles), deadlineMs, ops);
+      const steps = await this.pool(fairOrder(singles), ticketsUntil, ops);
       for (const [entry, step] of steps) {
         counts[step]++;
         // Back in the queue after a launch error: the next drain tries it again, not this one.
