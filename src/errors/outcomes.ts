@@ -31,7 +31,10 @@ export const OUTCOMES = {
     meaning: 'Cloud Run refused the run permanently (unknown job, INVALID_ARGUMENT, …): `failed`',
   },
   queued: {
-    status: 202,
+    // Not 202, though Pub/Sub acks it: the official Pub/Sub emulator redelivers a push answered
+    // 202 about once a second until it is answered otherwise
+    // (bench/reliability/ack-status-probe.ts), and 200 is an ack everywhere.
+    status: 200,
     meaning:
       'admitted but may not start now (`reason`: `runjob-rate`, `running-limit` or `concurrency-key`): recorded `queued`; the dispatcher starts it, Pub/Sub is done with it',
   },

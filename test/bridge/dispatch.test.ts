@@ -154,7 +154,7 @@ describe('dedup-and-dispatch, in-process on the emulators', () => {
         rig.emulator.setFaults({});
       }
       expect(res).toMatchObject({
-        status: 202,
+        status: 200,
         body: { outcome: 'queued', reason, error: { code: fault } },
       });
       const doc = await rig.jobDoc(requestId);

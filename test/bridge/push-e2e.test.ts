@@ -138,6 +138,47 @@ describe('jobbridge serve over real sockets', () => {
     expect(await executions()).toHaveLength(1);
   });
 
+  it('a push answered queued is acked: the Pub/Sub emulator delivers it once', async () => {
+    // A bridge of its own whose budget has one RunJob call: the other requests are queued.
+    const slow = await startChildBridge({
+      PATH: process.env.PATH,
+      GOOGLE_CLOUD_PROJECT: projectId,
+      JOBBRIDGE_REGION: REGION,
+      JOBBRIDGE_JOBS: JOB,
+      JOBBRIDGE_COLLECTION: 'queued-acks',
+      JOBBRIDGE_INSECURE_PUSH: 'true',
+      JOBBRIDGE_LISTEN_HOST: '127.0.0.1',
+      JOBBRIDGE_RUNJOB_PER_MINUTE: '1',
+      JOBBRIDGE_RUNJOB_BURST: '1',
+      PORT: '0',
+      FIRESTORE_EMULATOR_HOST: emulatorHosts().firestore,
+      CLOUD_RUN_EMULATOR_HOST: emulator.host,
+    });
+    const [topic] = await pubsub.createTopic('queued-acks');
+    await topic.createSubscription('queued-acks-push', {
+      pushConfig: { pushEndpoint: `${slow.url}/pubsub/push` },
+      ackDeadlineSeconds: 10,
+    });
+    const ids = Array.from({ length: 4 }, (_, i) => `queued-ack-${i}`);
+    for (const requestId of ids)
+      await topic.publishMessage({ json: jobRequest({ requestId }), attributes: { requestId } });
+    const answered = (id: string) =>
+      slow.lines().filter((l) => l.requestId === id && l.message === 'push delivery');
+    await eventually(
+      () => Promise.resolve(ids.every((id) => answered(id).length > 0) ? true : undefined),
+      30_000,
+      'every message delivered',
+    );
+    const outcomes = ids.map((id) => answered(id)[0]?.outcome).sort();
+    expect(outcomes).toEqual(['dispatched', 'queued', 'queued', 'queued']);
+    // An answer the emulator does not take as an ack (it redelivers 202 about once a second) would
+    // bring the same message back within this window.
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    for (const id of ids) expect(answered(id), id).toHaveLength(1);
+    slow.child.kill('SIGTERM');
+    await slow.exited;
+  });
+
   it('50 concurrent HTTP deliveries of one request id start exactly one execution', async () => {
     const request = jobRequest();
     const before = (await executions()).length;
