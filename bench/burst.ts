@@ -26,13 +26,15 @@
  *    RunJob call, Firestore reads and writes per request (dispatch, worker, both), and the rate
  *    of job-document writes.
  *
- * `--arms npm-start,two-bridge,dispatch` (all by default) runs only the arms named.
+ * `--arms npm-start,two-bridge,dispatch` (all by default) runs only the arms named. `--dev-log P`
+ * keeps each npm start run's output (every line stamped with its epoch ms) in `P-<batch max>.log`.
  *
  * Prints progress on stderr and, as its last line, one JSON object with the figures. Exit code 1
  * if any promise was broken.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { createWriteStream } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -97,6 +99,10 @@ for (const a of arms)
     throw new Error(`--arms: unknown arm "${a}" (arms: ${ARMS.join(', ')})`);
 const dispatchRequests = numberArg('dispatch-requests', 'BURST_DISPATCH_REQUESTS', 2000);
 const say = (line: string) => process.stderr.write(`[burst] ${line}\n`);
+// `--dev-log PREFIX`: each npm start run's output goes to PREFIX-<batch max>.log as well.
+const devLog = process.argv.includes('--dev-log')
+  ? process.argv[process.argv.indexOf('--dev-log') + 1]
+  : process.env.BURST_DEV_LOG;
 
 interface NpmStartReport {
   /** JOBBRIDGE_BATCH_MAX_REQUESTS of the run's bridge (1: one execution per request). */
@@ -180,8 +186,12 @@ function startDev(
   );
   let output = '';
   const pushAnswers: Record<string, number> = {};
+  const log =
+    devLog === undefined ? undefined : createWriteStream(`${devLog}-${batchMaxRequests}.log`);
+  if (log) child.once('exit', () => log.end());
   if (child.stdout)
     createInterface({ input: child.stdout }).on('line', (line) => {
+      log?.write(`${Date.now()} ${line}\n`);
       const [, outcome, status] = PUSH_ANSWER.exec(line) ?? [];
       if (status === undefined) return;
       const key = `${status} ${outcome ?? '?'}`;
