@@ -9,6 +9,7 @@ import {
   killAllChildren,
   startChildBridge,
   type ChildBridge,
+  type ChildBridgeSite,
   childBridgeEnv,
 } from '../../bench/lib/child-bridge.ts';
 import { envelope, eventually, JOB, jobRequest, REGION } from './rig.ts';
@@ -21,6 +22,7 @@ describe('jobbridge serve over real sockets', () => {
   let emulator: StartedRunEmulator;
   let run: RunClients;
   let bridge: ChildBridge;
+  let site: ChildBridgeSite;
 
   const executions = async () => {
     const [list] = await run.executions.listExecutions({
@@ -46,7 +48,7 @@ describe('jobbridge serve over real sockets', () => {
     });
     run = createRunClients({ emulatorHost: emulator.host, projectId });
     // The Pub/Sub emulator's push carries no OIDC token (DESIGN.md): auth is tested in-process.
-    const site = {
+    site = {
       projectId,
       region: REGION,
       jobs: JOB,
@@ -140,20 +142,13 @@ describe('jobbridge serve over real sockets', () => {
 
   it('a push answered queued is acked: the Pub/Sub emulator delivers it once', async () => {
     // A bridge of its own whose budget has one RunJob call: the other requests are queued.
-    const slow = await startChildBridge({
-      PATH: process.env.PATH,
-      GOOGLE_CLOUD_PROJECT: projectId,
-      JOBBRIDGE_REGION: REGION,
-      JOBBRIDGE_JOBS: JOB,
-      JOBBRIDGE_COLLECTION: 'queued-acks',
-      JOBBRIDGE_INSECURE_PUSH: 'true',
-      JOBBRIDGE_LISTEN_HOST: '127.0.0.1',
-      JOBBRIDGE_RUNJOB_PER_MINUTE: '1',
-      JOBBRIDGE_RUNJOB_BURST: '1',
-      PORT: '0',
-      FIRESTORE_EMULATOR_HOST: emulatorHosts().firestore,
-      CLOUD_RUN_EMULATOR_HOST: emulator.host,
-    });
+    const slow = await startChildBridge(
+      childBridgeEnv(site, {
+        JOBBRIDGE_COLLECTION: 'queued-acks',
+        JOBBRIDGE_RUNJOB_PER_MINUTE: '1',
+        JOBBRIDGE_RUNJOB_BURST: '1',
+      }),
+    );
     const [topic] = await pubsub.createTopic('queued-acks');
     await topic.createSubscription('queued-acks-push', {
       pushConfig: { pushEndpoint: `${slow.url}/pubsub/push` },
