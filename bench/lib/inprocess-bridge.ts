@@ -18,6 +18,24 @@ import { bridgeConfig } from './bridge-config.ts';
 
 type IExecution = protos.google.cloud.run.v2.IExecution;
 
+/** An envelope as Pub/Sub pushes it, around `data` (a job request object, or raw base64). */
+export function envelope(
+  data: unknown,
+  options: { attributes?: Record<string, string>; messageId?: string; rawData?: string } = {},
+): Record<string, unknown> {
+  const messageId = options.messageId ?? String(Math.floor(Math.random() * 1e15));
+  return {
+    message: {
+      data: options.rawData ?? Buffer.from(JSON.stringify(data)).toString('base64'),
+      attributes: options.attributes ?? {},
+      messageId,
+      message_id: messageId,
+      publishTime: new Date().toISOString(),
+    },
+    subscription: 'projects/p/subscriptions/bridge-push',
+  };
+}
+
 /**
  * A bridge built in this process (buildBridgeServer, reached with `app.inject`) on a Firestore
  * client the caller made, and a Cloud Run Jobs emulator of its own. No vitest import: the tests'
@@ -32,6 +50,14 @@ export interface InProcessBridgeBase {
   config: BridgeConfig;
   /** Every log line the bridge wrote, raw. */
   logLines: string[];
+  /**
+   * `POST /pubsub/push` with `body` (JSON unless a string), as JSON unless `headers` say another
+   * content type; the answer's status and JSON body.
+   */
+  push(
+    body: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: { outcome: string } & Record<string, unknown> }>;
   /** All executions of `job` on the emulator (in the config's region), via the ExecutionsClient. */
   executions: (job: string) => Promise<IExecution[]>;
   /** Stops the bridge, the run clients and the emulator, and lets go of the Firestore client. */
@@ -80,6 +106,15 @@ export async function buildInProcessBridge(
     app,
     config,
     logLines,
+    async push(body, headers = {}) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/pubsub/push',
+        headers: { 'content-type': 'application/json', ...headers },
+        payload: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      return { status: res.statusCode, body: res.json() };
+    },
     executions: async (job) => {
       const [list] = await run.executions.listExecutions({
         parent: `projects/${projectId}/locations/${config.region}/jobs/${job}`,

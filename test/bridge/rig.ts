@@ -16,10 +16,11 @@ import { AUDIENCE, PUSH_SA } from '../../bench/lib/tokens.ts';
 import { bridgeConfig, GHOST_JOB, JOB, REGION } from '../../bench/lib/bridge-config.ts';
 import {
   buildInProcessBridge,
+  envelope,
   type InProcessBridgeBase,
 } from '../../bench/lib/inprocess-bridge.ts';
 
-export { bridgeConfig, GHOST_JOB, JOB, REGION };
+export { bridgeConfig, envelope, GHOST_JOB, JOB, REGION };
 
 export const JOB_MAX_RETRIES = 2;
 
@@ -32,24 +33,6 @@ export function testVerifier(
 }
 
 type IExecution = protos.google.cloud.run.v2.IExecution;
-
-/** An envelope as Pub/Sub pushes it, around `data` (a job request object, or raw base64). */
-export function envelope(
-  data: unknown,
-  options: { attributes?: Record<string, string>; messageId?: string; rawData?: string } = {},
-): Record<string, unknown> {
-  const messageId = options.messageId ?? String(Math.floor(Math.random() * 1e15));
-  return {
-    message: {
-      data: options.rawData ?? Buffer.from(JSON.stringify(data)).toString('base64'),
-      attributes: options.attributes ?? {},
-      messageId,
-      message_id: messageId,
-      publishTime: new Date().toISOString(),
-    },
-    subscription: 'projects/p/subscriptions/bridge-push',
-  };
-}
 
 /** A valid request for the rig's job with a fresh request id, with `extra` fields over it. */
 export function jobRequest(extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -76,10 +59,6 @@ export interface RigOptions {
 export interface Rig extends Omit<InProcessBridgeBase, 'executions'> {
   /** All executions of `job` on the emulator, via the real ExecutionsClient. */
   executions(job?: string): Promise<IExecution[]>;
-  push(
-    body: unknown,
-    headers?: Record<string, string>,
-  ): Promise<{ status: number; body: { outcome: string } & Record<string, unknown> }>;
   jobDoc(docId: string): Promise<Record<string, unknown> | undefined>;
 }
 
@@ -111,15 +90,6 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   return {
     ...bridge,
     executions: (job = JOB) => bridge.executions(job),
-    async push(body, headers = {}) {
-      const res = await bridge.app.inject({
-        method: 'POST',
-        url: '/pubsub/push',
-        headers: { 'content-type': 'application/json', ...headers },
-        payload: typeof body === 'string' ? body : JSON.stringify(body),
-      });
-      return { status: res.statusCode, body: res.json() };
-    },
     async jobDoc(docId) {
       const snap = await firestore.collection('jobs').doc(docId).get();
       return snap.data();

@@ -11,6 +11,7 @@ import {
   UNLISTED_JOB,
   type InProcessBridge,
 } from '../../bench/reliability/inprocess-bridge.ts';
+import { envelope } from '../../bench/lib/inprocess-bridge.ts';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -24,19 +25,8 @@ describe('security: nothing launched from Firestore unchecked; ids bound to cont
   let bridge: InProcessBridge;
 
   const push = async (request: Record<string, unknown>) => {
-    const res = await bridge.app.inject({
-      method: 'POST',
-      url: '/pubsub/push',
-      headers: { 'content-type': 'application/json' },
-      payload: JSON.stringify({
-        message: {
-          data: Buffer.from(JSON.stringify(request)).toString('base64'),
-          messageId: String(Math.floor(Math.random() * 1e15)),
-        },
-        subscription: 'projects/p/subscriptions/bridge-push',
-      }),
-    });
-    return { status: res.statusCode, outcome: res.json<{ outcome: string }>().outcome };
+    const res = await bridge.push(envelope(request));
+    return { status: res.status, outcome: res.body.outcome };
   };
   const reconcile = async () => {
     const res = await bridge.app.inject({ method: 'POST', url: '/reconcile', payload: '' });

@@ -8,6 +8,7 @@ import {
   startInProcessBridge,
   type InProcessBridge,
 } from '../../bench/reliability/inprocess-bridge.ts';
+import { envelope } from '../../bench/lib/inprocess-bridge.ts';
 
 /** A value no log line or document may ever contain. */
 const SECRET = `s3cret-${randomUUID()}`;
@@ -25,23 +26,12 @@ describe('security: per-job policy, env floor, request ids', () => {
     attributes: Record<string, string> = {},
     messageId?: string,
   ) => {
-    const res = await bridge.app.inject({
-      method: 'POST',
-      url: '/pubsub/push',
-      headers: { 'content-type': 'application/json' },
-      payload: JSON.stringify({
-        message: {
-          data: Buffer.from(data).toString('base64'),
-          attributes,
-          messageId: messageId ?? String(Math.floor(Math.random() * 1e15)),
-        },
-        subscription: 'projects/p/subscriptions/bridge-push',
-      }),
-    });
+    const rawData = Buffer.from(data).toString('base64');
+    const res = await bridge.push(envelope(undefined, { rawData, attributes, messageId }));
     return {
-      status: res.statusCode,
-      outcome: res.json<{ outcome: string }>().outcome,
-      issues: res.json<{ issues?: { path: string; reason: string }[] }>().issues ?? [],
+      status: res.status,
+      outcome: res.body.outcome,
+      issues: (res.body.issues as { path: string; reason: string }[] | undefined) ?? [],
     };
   };
   const request = (extra: Record<string, unknown> = {}) => ({

@@ -15,6 +15,7 @@ import {
   UNLISTED_JOB,
   type InProcessBridge,
 } from '../../bench/reliability/inprocess-bridge.ts';
+import { envelope } from '../../bench/lib/inprocess-bridge.ts';
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const PUSH_SUBSCRIPTION = 'projects/p/subscriptions/bridge-push';
@@ -36,15 +37,6 @@ describe('security: refused, not launched, logged without secrets', () => {
   let certs: Awaited<ReturnType<typeof startCertServer>>;
   let bridge: InProcessBridge;
 
-  const envelope = (request: Record<string, unknown>, attributes: Record<string, string> = {}) => ({
-    message: {
-      data: Buffer.from(JSON.stringify(request)).toString('base64'),
-      attributes,
-      messageId: String(Math.floor(Math.random() * 1e15)),
-      publishTime: new Date().toISOString(),
-    },
-    subscription: PUSH_SUBSCRIPTION,
-  });
   const request = (extra: Record<string, unknown> = {}) => ({
     schemaVersion: 1,
     requestId: `sec-${randomUUID()}`,
@@ -52,16 +44,11 @@ describe('security: refused, not launched, logged without secrets', () => {
     ...extra,
   });
   const push = async (body: unknown, token: string | undefined) => {
-    const res = await bridge.app.inject({
-      method: 'POST',
-      url: '/pubsub/push',
-      headers: {
-        'content-type': 'application/json',
-        ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}),
-      },
-      payload: JSON.stringify(body),
-    });
-    return { status: res.statusCode, outcome: res.json<{ outcome: string }>().outcome };
+    const res = await bridge.push(
+      body,
+      token !== undefined ? { authorization: `Bearer ${token}` } : {},
+    );
+    return { status: res.status, outcome: res.body.outcome };
   };
   /** The bridge's log line for the delivery of `requestId` (or the last one with `outcome`). */
   const logged = (outcome: string, requestId?: string) =>
