@@ -32,6 +32,20 @@ export interface ReconcileAllResult {
   nextCursor?: string;
 }
 
+/** The least a drain gets after slow passes (never more than the call's whole drain time). */
+export const MIN_DRAIN_AFTER_PASSES_MS = 2000;
+
+/**
+ * Until when the drain after the passes runs: `drainUntilMs`, as the caller asked, but at least
+ * `MIN_DRAIN_AFTER_PASSES_MS` (or the whole drain time, when shorter) after the passes, however
+ * long they took. Passes over many running jobs on a loaded instance can outlast a short drain
+ * time, and a drain left with no time would start nothing while the queue waits.
+ */
+export function drainDeadline(startedAtMs: number, drainUntilMs: number, passesDoneMs: number) {
+  const drainForMs = Math.max(0, drainUntilMs - startedAtMs);
+  return Math.max(drainUntilMs, passesDoneMs + Math.min(drainForMs, MIN_DRAIN_AFTER_PASSES_MS));
+}
+
 /**
  * One bounded reconcile call, the same for `POST /reconcile`, `jobbridge reconcile` and the test
  * suites: passes following the cursor up to `maxPages`, then the drain of queued jobs.
@@ -41,6 +55,7 @@ export async function reconcileAll(
   options: ReconcileAllOptions,
 ): Promise<ReconcileAllResult> {
   const { maxPages, cursor, onActions, drainUntilMs, ...passOptions } = options;
+  const startedAtMs = Date.now();
   const actions: JobAction[] = [];
   let examined = 0;
   let next = cursor;
@@ -52,7 +67,9 @@ export async function reconcileAll(
     next = result.nextCursor;
     if (next === undefined) break;
   }
-  const drain = deps.drainer ? await deps.drainer.drain(drainUntilMs ?? Date.now()) : undefined;
+  const drain = deps.drainer
+    ? await deps.drainer.drain(drainDeadline(startedAtMs, drainUntilMs ?? startedAtMs, Date.now()))
+    : undefined;
   return {
     examined,
     actions,
