@@ -2,25 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { renderStatus } from '../../src/cli/status.ts';
 import { frame, lineRenderer } from '../../src/cli/watch-render.ts';
 import type { JobDocument } from '../../src/contract/index.ts';
+import { jobDocument } from '../consumer/job-fixtures.ts';
 
 const queuedAt = new Date('2026-12-01T20:00:00.000Z');
-const job: JobDocument = {
-  requestId: 'r-queued',
+const job: JobDocument = jobDocument('r-queued', {
   state: 'queued',
   job: 'simulate',
   function: 'simulate',
-  args: [],
-  envNames: [],
-  taskCount: 1,
-  timeoutSeconds: null,
-  labels: {},
-  source: { messageId: '1' },
   queue: { reason: 'runjob-rate', queuedAt },
   dispatch: { leaseOwner: null, leaseExpiresAt: null, attempts: 0 },
   createdAt: queuedAt,
   updatedAt: queuedAt,
   expireAt: queuedAt,
-};
+});
 
 describe('a queued job as status and watch show it', () => {
   it('status names the reason, the time it was queued and its place', () => {
