@@ -137,6 +137,13 @@ describe('claimKeyed and leaseKeyed: a key never over its slots', () => {
   });
 
   it('leaseKeyed is key-busy while the slot is held, and one of two takes it once freed', async () => {
+    /** The key's slots in use: its entries `dispatching`. */
+    const keySlots = () =>
+      db
+        .collection(COLLECTION)
+        .where('concurrencyKey', '==', 'tenant-a')
+        .where('state', '==', 'dispatching')
+        .get();
     const holder = (await queue.oldest(10)).length;
     expect(holder).toBe(3);
     const [first, second] = (await queue.oldest(2)) as [QueueEntry, QueueEntry];
@@ -144,11 +151,7 @@ describe('claimKeyed and leaseKeyed: a key never over its slots', () => {
       'key-busy',
     );
     // The dispatching one ends: its slot is free.
-    const active = await db
-      .collection(COLLECTION)
-      .where('concurrencyKey', '==', 'tenant-a')
-      .where('state', '==', 'dispatching')
-      .get();
+    const active = await keySlots();
     expect(active.size).toBe(1);
     await active.docs[0]?.ref.update({ state: 'succeeded' });
     const fresh = (await queue.oldest(2)) as [QueueEntry, QueueEntry];
@@ -160,11 +163,7 @@ describe('claimKeyed and leaseKeyed: a key never over its slots', () => {
     expect(won).toHaveLength(1);
     expect(leases.filter((l) => l === 'key-busy' || l === undefined)).toHaveLength(1);
     expect([first.docId, second.docId]).toEqual(fresh.map((e) => e.docId));
-    const slots = await db
-      .collection(COLLECTION)
-      .where('concurrencyKey', '==', 'tenant-a')
-      .where('state', '==', 'dispatching')
-      .get();
+    const slots = await keySlots();
     expect(slots.size).toBe(1);
   });
 });
