@@ -58,6 +58,8 @@ export interface InProcessBridgeBase {
     body: unknown,
     headers?: Record<string, string>,
   ): Promise<{ status: number; body: { outcome: string } & Record<string, unknown> }>;
+  /** The job document `docId` as stored (in the config's collection), or undefined. */
+  jobDoc(docId: string): Promise<Record<string, unknown> | undefined>;
   /** All executions of `job` on the emulator (in the config's region), via the ExecutionsClient. */
   executions: (job: string) => Promise<IExecution[]>;
   /** Stops the bridge, the run clients and the emulator, and lets go of the Firestore client. */
@@ -114,6 +116,9 @@ export async function buildInProcessBridge(
         payload: typeof body === 'string' ? body : JSON.stringify(body),
       });
       return { status: res.statusCode, body: res.json() };
+    },
+    async jobDoc(docId) {
+      return (await firestore.collection(config.collection).doc(docId).get()).data();
     },
     executions: async (job) => {
       const [list] = await run.executions.listExecutions({

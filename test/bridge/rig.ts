@@ -59,7 +59,6 @@ export interface RigOptions {
 export interface Rig extends Omit<InProcessBridgeBase, 'executions'> {
   /** All executions of `job` on the emulator, via the real ExecutionsClient. */
   executions(job?: string): Promise<IExecution[]>;
-  jobDoc(docId: string): Promise<Record<string, unknown> | undefined>;
 }
 
 export async function startRig(options: RigOptions = {}): Promise<Rig> {
@@ -90,10 +89,6 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   return {
     ...bridge,
     executions: (job = JOB) => bridge.executions(job),
-    async jobDoc(docId) {
-      const snap = await firestore.collection('jobs').doc(docId).get();
-      return snap.data();
-    },
   };
 }
 

@@ -33,8 +33,7 @@ describe('security: nothing launched from Firestore unchecked; ids bound to cont
     expect(res.statusCode).toBe(200);
     return res.json<{ drain?: Record<string, number>; actions: Record<string, number> }>();
   };
-  const doc = async (id: string) =>
-    (await bridge.firestore.collection('jobs').doc(id).get()).data();
+  const doc = (id: string) => bridge.jobDoc(id);
   const logged = (message: string) =>
     bridge.logLines
       .map((l) => JSON.parse(l) as Record<string, unknown>)

@@ -44,8 +44,7 @@ describe('security: per-job policy, env floor, request ids', () => {
     bridge.logLines
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .filter((l) => l.message === 'push delivery' && l.requestId === requestId);
-  const doc = async (id: string) =>
-    (await bridge.firestore.collection('jobs').doc(id).get()).data();
+  const doc = (id: string) => bridge.jobDoc(id);
 
   /** Refused with `outcome`, recorded rejected, logged once, not launched. */
   async function expectRefused(body: Record<string, unknown>, outcome: string, reason: RegExp) {

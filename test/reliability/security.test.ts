@@ -56,8 +56,7 @@ describe('security: refused, not launched, logged without secrets', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .filter((l) => l.message === 'push delivery' && l.outcome === outcome)
       .filter((l) => requestId === undefined || l.requestId === requestId);
-  const doc = async (id: string) =>
-    (await bridge.firestore.collection('jobs').doc(id).get()).data();
+  const doc = (id: string) => bridge.jobDoc(id);
 
   beforeAll(async () => {
     key = signingKey('push-key');
