@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
 import { createInterface } from 'node:readline';
 
 /** How one task attempt ended. */
@@ -11,6 +12,13 @@ export interface AttemptEnd {
   /** The attempt's last stderr lines: how an out-of-memory death is told from other aborts. */
   stderrTail?: string[];
 }
+
+/**
+ * The scheduling priority (nice value) of task processes: below the emulator's. On Cloud Run each
+ * task has machines of its own; on one laptop a hundred tasks starting at once would otherwise
+ * take the CPU from the bridge that dispatches them and the emulators it talks to.
+ */
+export const TASK_NICE = 10;
 
 /** How many stderr lines of an attempt are kept for its failure reason. */
 const STDERR_TAIL_LINES = 20;
@@ -60,6 +68,14 @@ export class TaskProcess {
       return;
     }
     this.#child = child;
+    if (child.pid !== undefined) {
+      try {
+        // Never above the emulator's own priority, were it started lower still.
+        setPriority(child.pid, Math.max(TASK_NICE, getPriority()));
+      } catch {
+        // Not allowed here (or already gone): the task runs at the emulator's priority.
+      }
+    }
     for (const stream of [child.stdout, child.stderr]) {
       if (!stream) continue;
       const isStderr = stream === child.stderr;

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
+import { getPriority } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../harness/leaks.ts';
+import { TASK_NICE } from '../../src/emulator/task-process.ts';
 import {
   completed,
   condition,
@@ -68,6 +70,9 @@ describe('tasks: parallelism, retries, counts and conditions', () => {
             maxRetries: 0,
           },
           aborts: { command: [NODE, '-e', 'process.abort()'], maxRetries: 0 },
+          niced: {
+            command: [NODE, '-e', "console.log(`nice ${require('node:os').getPriority()}`)"],
+          },
           chatty: {
             command: [NODE, '-e'],
             args: [
@@ -173,6 +178,15 @@ describe('tasks: parallelism, retries, counts and conditions', () => {
     for (const type of ['ResourcesAvailable', 'Started']) {
       expect(condition(result, type)?.state).toBe('CONDITION_SUCCEEDED');
     }
+  });
+
+  it('tasks run below the emulator’s scheduling priority (nice 10), as on machines of their own', async () => {
+    const { execution } = await run(rig, 'niced');
+    await waitDone(rig, execution);
+    const id = execution.split('/').at(-1) ?? '';
+    expect(rig.logs.filter((l) => l.startsWith(`[${id}/`))).toEqual([
+      `[${id}/0] nice ${Math.max(TASK_NICE, getPriority())}`,
+    ]);
   });
 
   it('task output lines go to the log prefixed by execution and task index', async () => {
