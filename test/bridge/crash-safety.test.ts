@@ -78,8 +78,13 @@ describe('crash safety: a bridge SIGKILLed mid-delivery, then a redelivery after
       const requestId = request.requestId as string;
       const body = envelope(request);
       // Its first Firestore call opens the channel: done before the delivery, so that the
-      // claim fits the delivery's budget on a loaded machine too.
-      expect((await fetch(`${crashing.url}/readyz`)).status).toBe(200);
+      // claim fits the delivery's budget on a loaded machine too. The probe gives Firestore 2 s,
+      // which a first connection can take longer than at load 20: asked again until ready.
+      await eventually(
+        async () => ((await fetch(`${crashing.url}/readyz`)).status === 200 ? true : undefined),
+        30_000,
+        'the crashing bridge to reach Firestore',
+      );
       await expect(post(crashing.url, body)).rejects.toThrow();
       expect(await crashing.exited).toEqual({ code: null, signal: 'SIGKILL' });
       expect((await firestore.collection('jobs').doc(requestId).get()).data()?.state).toBe(
