@@ -113,7 +113,9 @@ export type BatchOutcome =
   | { kind: 'no-ticket' };
 
 /**
- * Claims `group` as one batch and starts it: one RunJob (one ticket) for all its members, then
+ * Claims `group` as one batch and starts it when the budget has room now (never waiting: the
+ * drain waits for room before it reads the page the group came from, so that arrivals join it):
+ * one RunJob (one ticket) for all its members, then
  * the execution recorded on the batch and each member while the batch's lease is ours.
  * RESOURCE_EXHAUSTED gives the members back to the queue (nothing started); another retryable
  * error lets the lease expire, so the next drain looks for the execution before anything else
@@ -123,14 +125,13 @@ export type BatchOutcome =
 export async function startBatch(
   deps: BatchDeps,
   group: readonly Candidate[],
-  deadlineMs: number,
   ops: OpCount,
 ): Promise<BatchOutcome> {
   const first = group[0];
   if (first === undefined) return { kind: 'raced', members: 0 };
   const { job, timeoutSeconds } = first.request;
-  const ticket = await deps.budget.take(deadlineMs);
-  if (ticket === undefined) return { kind: 'no-ticket' };
+  const ticket = deps.budget.tryTake();
+  if (!ticket.ok) return { kind: 'no-ticket' };
   let maxRetries: number;
   let lease;
   try {

@@ -154,7 +154,7 @@ export class RunBudget {
 
   /** Waits for a ticket until `deadlineMs` (epoch ms); undefined when none came in time. */
   async take(deadlineMs: number): Promise<Ticket | undefined> {
-    return (await this.waitFor(deadlineMs, () => this.tryTake())) ?? undefined;
+    return this.waitFor(deadlineMs, () => this.tryTake());
   }
 
   /**

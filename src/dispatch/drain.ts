@@ -257,7 +257,7 @@ export class Drainer {
         if (Date.now() >= deadlineMs) break;
         const job = group[0]?.request.job ?? '';
         try {
-          if (!tally(job, await startBatch(this.batchDeps(), group, 0, ops))) {
+          if (!tally(job, await startBatch(this.batchDeps(), group, ops))) {
             noTicket = true;
             break;
           }
